@@ -1,0 +1,1 @@
+"""podforge: a written podcast script in, a finished episode out."""

@@ -1,0 +1,80 @@
+"""Read-only commands: `check --show`, `voices`, `doctor`, `cache ls`."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from rich.console import Console
+from rich.table import Table
+
+from .cache import ContentCache
+from .script.model import Heading, Line, MusicCue, Pause, Sfx
+from .validate import CheckedScript
+from .voices.registry import ENGINES
+
+
+def show_script(console: Console, checked: CheckedScript) -> None:
+    """Exactly what will be spoken, by whom, and everything that will not."""
+    table = Table("line", "what", "who", "text", box=None, pad_edge=False)
+    rows: list[tuple[int, str, str, str]] = []
+    for event in checked.script.events:
+        rows.append((event.at.line, *_describe(event, checked.voices)))
+    for skip in checked.script.skipped:
+        rows.append((skip.at.line, f"skipped {skip.kind}", "", skip.text))
+    for line, what, who, text in sorted(rows, key=lambda row: row[0]):
+        table.add_row(str(line), what, who, text)
+    console.print(table)
+
+
+def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
+    if isinstance(event, Line):
+        return "speak", f"{event.speaker} ({voices.get(event.speaker, '?')})", event.spoken
+    if isinstance(event, Pause):
+        return "pause", "", f"{event.seconds:g} s"
+    if isinstance(event, MusicCue):
+        return ("music stop", "", "") if event.stop else ("music", "", event.source)
+    if isinstance(event, Sfx):
+        return "sfx", "", event.path
+    if isinstance(event, Heading):
+        return "chapter", "", event.title
+    return "?", "", str(event)
+
+
+def show_voices(console: Console) -> None:
+    table = Table("voice", "installed", "offline", "about")
+    for info in ENGINES.values():
+        installed = "yes" if info.installed() else f"no: {info.install_hint()}"
+        for voice in info.voices:
+            table.add_row(f"{info.name}:{voice}", installed, "yes" if info.offline else "no (cloud)", info.description)
+    console.print(table)
+
+
+def show_doctor(console: Console) -> None:
+    import av
+
+    from .metrics import detect_gpu
+
+    gpu = detect_gpu()
+    console.print(
+        f"python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} cores"
+    )
+    codecs = ("libmp3lame", "aac", "libx264", "h264_nvenc")
+    found = ", ".join(f"{name} {'yes' if name in av.codecs_available else 'no'}" for name in codecs)
+    console.print(f"PyAV {av.__version__}; encoders: {found}")
+    console.print(f"GPU: {gpu.name() if gpu else 'none found (NVML unavailable); CPU paths are used'}")
+    for info in ENGINES.values():
+        state = "installed" if info.installed() else f"missing ({info.install_hint()})"
+        console.print(f"tts {info.name}: {state}")
+    show_cache(console)
+
+
+def show_cache(console: Console) -> None:
+    store = ContentCache()
+    entries = list(store.entries())
+    total = sum(entry.size_bytes for entry in entries)
+    by_kind: dict[str, int] = {}
+    for entry in entries:
+        by_kind[entry.kind] = by_kind.get(entry.kind, 0) + 1
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(by_kind.items())) or "empty"
+    console.print(f"cache {store.root}: {kinds}, {total / 1e6:.1f} MB")

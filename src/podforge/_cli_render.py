@@ -1,0 +1,43 @@
+"""`podforge render` and `podforge demo`: options in, a progress bar, a summary out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from .config import load_render_config
+from .pipeline import ProgressEvent, RenderOptions, render
+
+
+def run_render(
+    script: Path, out_dir: Path, *, audio_only: bool, wav: bool, no_cache: bool, config_path: Path | None
+) -> None:
+    config = load_render_config(config_path)
+    options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config)
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(event: ProgressEvent) -> None:
+            if event.stage not in tasks:
+                tasks[event.stage] = bar.add_task(event.stage, total=event.total)
+            bar.update(tasks[event.stage], completed=event.done, total=event.total)
+
+        result = render(script, options, on_progress)
+    _summary(Console(highlight=False), result.metrics, result.outputs)
+
+
+def _summary(console: Console, metrics: dict[str, object], outputs: dict[str, Path]) -> None:
+    stage_list: list[dict[str, object]] = metrics["stages"]  # type: ignore[assignment]
+    levels = next((s for s in stage_list if s["name"] == "audio"), {})
+    console.print(
+        f"rendered {metrics['audio_seconds']:.1f} s of audio in {metrics['wall_seconds']:.1f} s "
+        f"(realtime factor {metrics['realtime_factor']:.3f}); "
+        f"{levels.get('lufs', '?')} LUFS, true peak {levels.get('true_peak_dbtp', '?')} dBTP"
+    )
+    for path in outputs.values():
+        console.print(f"  {path}")

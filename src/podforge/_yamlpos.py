@@ -1,0 +1,37 @@
+"""Find where a key path sits in a YAML document, so errors can name line:col."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import yaml
+
+
+def locate(text: str, key_path: Sequence[str | int]) -> tuple[int, int]:
+    """1-based (line, col) of the deepest node on key_path that exists; (1, 1) when unknown."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return 1, 1
+    best = (1, 1) if node is None else _mark(node)
+    for key in key_path:
+        child = _child(node, key)
+        if child is None:
+            break
+        node, best = child[1], _mark(child[0])
+        best = _mark(node) if not isinstance(node, yaml.MappingNode) else best
+    return best
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if str(key_node.value) == str(key):
+                return key_node, value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key], node.value[key]
+    return None

@@ -1,0 +1,157 @@
+"""Command line: flags → options → library; exceptions → one `error:` line and an exit code.
+
+Exit codes: 0 done, 1 the render failed, 2 bad input (script, config, flag,
+media file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from typer.exceptions import TyperException
+
+from .errors import PodforgeError, ScriptError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Turn a written podcast script into a finished episode, offline.",
+)
+cache_app = typer.Typer(help="Inspect or empty the clip cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+STATE = {"debug": False}
+
+ScriptArg = Annotated[Path, typer.Argument(help="the episode script (.md)", show_default=False)]
+OutOpt = Annotated[Path, typer.Option("-o", "--out", help="output folder")]
+ConfigOpt = Annotated[Path | None, typer.Option("-c", "--config", help="render settings (YAML)")]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
+) -> None:
+    STATE["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+@app.command()
+def render(
+    script: ScriptArg,
+    out_dir: OutOpt = Path("out"),
+    audio_only: Annotated[bool, typer.Option("--audio-only", help="skip the video")] = False,
+    wav: Annotated[bool, typer.Option("--wav", help="also write a 24-bit WAV")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the clip cache")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Render SCRIPT into OUT: mp3, srt, vtt, chapters, timeline and metrics."""
+    from ._cli_render import run_render
+
+    run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config)
+
+
+@app.command()
+def demo(out_dir: OutOpt = Path("out"), no_cache: Annotated[bool, typer.Option("--no-cache")] = False) -> None:
+    """Render the bundled two-host demo episode into OUT."""
+    from ._cli_render import run_render
+    from .demo import demo_script
+
+    with demo_script() as path:
+        run_render(path, out_dir, audio_only=False, wav=False, no_cache=no_cache, config_path=None)
+
+
+@app.command()
+def check(
+    script: ScriptArg,
+    show: Annotated[bool, typer.Option("--show", help="print what will be spoken and what is skipped")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate SCRIPT without rendering anything."""
+    from ._cli_info import show_script
+    from .config import load_render_config
+    from .pipeline import check as check_script
+
+    checked = check_script(script, load_render_config(config))
+    if show:
+        show_script(out, checked)
+    lines = len(checked.script.lines)
+    out.print(f"ok: {script.name}: {lines} spoken lines, {len(checked.voices)} speakers")
+
+
+@app.command()
+def voices() -> None:
+    """List TTS engines and voices, and whether each is installed."""
+    from ._cli_info import show_voices
+
+    show_voices(out)
+
+
+@app.command()
+def doctor() -> None:
+    """Report engines, encoders, GPU and cache."""
+    from ._cli_info import show_doctor
+
+    show_doctor(out)
+
+
+@cache_app.command("ls")
+def cache_ls() -> None:
+    """List cache entries and their total size."""
+    from ._cli_info import show_cache
+
+    show_cache(out)
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cache entry."""
+    from .cache import ContentCache
+
+    store = ContentCache()
+    freed = store.clear()
+    out.print(f"cleared {store.root} ({freed / 1e6:.1f} MB freed)")
+
+
+def _report(exc: BaseException) -> int:
+    if STATE["debug"]:
+        traceback.print_exception(exc)
+    if isinstance(exc, ScriptError):
+        for line in exc.lines():
+            err.print(f"error: {line}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    if isinstance(exc, PodforgeError):
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    hint = "" if STATE["debug"] else " (run with --debug for the traceback)"
+    err.print(f"error: internal error: {type(exc).__name__}: {exc}{hint}", markup=False, soft_wrap=True)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except TyperException as exc:
+        message = " ".join(exc.format_message().split())
+        err.print(f"error: {message} (see podforge --help)", markup=False, soft_wrap=True)
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("error: interrupted; nothing was written", markup=False)
+        return 130
+    except Exception as exc:
+        return _report(exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

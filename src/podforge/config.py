@@ -1,0 +1,170 @@
+"""Typed configuration: the script's front matter and the render options.
+
+Every default lives here, once. Models reject unknown keys so a typo in a
+front matter or a config file is an error with a location, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._yamlpos import locate
+from .errors import ConfigError, Location
+
+SAMPLE_RATE: Literal[44100, 48000] = 48_000
+TARGET_LUFS = -16.0
+TRUE_PEAK_DBTP = -1.0
+MP3_BITRATE = 192_000
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_NAMED_COLORS = {
+    "red": "#e4572e",
+    "blue": "#3b82f6",
+    "green": "#22a06b",
+    "orange": "#f59e0b",
+    "purple": "#8b5cf6",
+    "teal": "#14b8a6",
+    "pink": "#ec4899",
+    "yellow": "#eab308",
+    "gray": "#6b7280",
+    "grey": "#6b7280",
+}
+SPEAKER_PALETTE = ("#e4572e", "#3b82f6", "#22a06b", "#8b5cf6", "#f59e0b", "#14b8a6")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpeakerConfig(_Strict):
+    voice: str | None = None
+    avatar: str | None = None
+    color: str | None = None
+    name: str | None = Field(default=None, description="display name, if not the label")
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+    @field_validator("color")
+    @classmethod
+    def _known_color(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        named = _NAMED_COLORS.get(value.lower())
+        if named:
+            return named
+        if not _COLOR.match(value):
+            raise ValueError(f"{value!r} is not a colour; use #rrggbb or one of {', '.join(_NAMED_COLORS)}")
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _engine_voice(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9_-]+(:[A-Za-z0-9_.+-]+)?", value):
+            raise ValueError(f"{value!r} is not a voice id; write engine:voice, e.g. hibari:heart")
+        return value
+
+
+class MusicConfig(_Strict):
+    intro: str | None = None
+    outro: str | None = None
+    engine: str = "procedural"
+    bed_db: float = Field(default=-6.0, ge=-60.0, le=6.0, description="music alone, in LU against speech")
+    duck_db: float = Field(default=-12.0, ge=-40.0, le=0.0)
+    folder: str | None = None
+
+
+class VideoConfig(_Strict):
+    size: str = "1280x720"
+    fps: int = Field(default=25, ge=1, le=60)
+    layout: Literal["solo", "duo", "active-speaker", "audiogram"] = "duo"
+    captions: bool = True
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{2,4}x\d{2,4}", value):
+            raise ValueError(f"{value!r} is not a size; write WIDTHxHEIGHT, e.g. 1280x720")
+        return value
+
+
+class OutputConfig(_Strict):
+    stem: str | None = None
+    mp3_bitrate: int = Field(default=MP3_BITRATE, ge=128_000, le=320_000)
+    wav: bool = False
+    sample_rate: Literal[44100, 48000] = SAMPLE_RATE
+    target_lufs: float = Field(default=TARGET_LUFS, ge=-30.0, le=-9.0)
+    true_peak_dbtp: float = Field(default=TRUE_PEAK_DBTP, ge=-6.0, le=0.0)
+
+
+class FrontMatter(_Strict):
+    title: str | None = None
+    author: str | None = None
+    album: str | None = None
+    year: str | int | None = None
+    speakers: dict[str, SpeakerConfig] = Field(default_factory=dict)
+    music: MusicConfig = Field(default_factory=MusicConfig)
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("speakers", mode="before")
+    @classmethod
+    def _null_speakers(cls, value: Any) -> Any:
+        # `ALEX:` with nothing after it in YAML is None: a speaker with all defaults.
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+
+class RenderConfig(_Strict):
+    """Settings from `-c config.yaml`: defaults for every script rendered with it."""
+
+    tts_engine: str = "auto"
+    gap_seconds: float = Field(default=0.35, ge=0.0, le=5.0)
+    same_speaker_gap_seconds: float = Field(default=0.18, ge=0.0, le=5.0)
+    chapter_gap_seconds: float = Field(default=0.8, ge=0.0, le=10.0)
+    workers: int = Field(default=0, ge=0, le=64, description="0 = one per core")
+    music: MusicConfig = Field(default_factory=MusicConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, message) for each problem pydantic found, phrased for a person."""
+    problems = []
+    for err in exc.errors():
+        path = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r}"
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append((path, message))
+    return problems
+
+
+def load_render_config(path: Path | None) -> RenderConfig:
+    """Read `-c config.yaml`; no path means all defaults."""
+    if path is None:
+        return RenderConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot read config ({exc.strerror}); check the -c path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text; save the config as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{Location(path, 1, 1)}: expected `key: value` settings at the top level")
+    try:
+        return RenderConfig.model_validate(data)
+    except ValidationError as exc:
+        (key_path, message), *_ = describe_validation_error(exc)
+        dotted = ".".join(str(p) for p in key_path)
+        where = Location(path, *locate(text, key_path))
+        raise ConfigError(f"{where}: {dotted}: {message}; see README 'Configuration'") from exc

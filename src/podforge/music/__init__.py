@@ -1,0 +1,1 @@
+"""podforge.music"""

@@ -1,0 +1,125 @@
+"""The files of an episode, each written atomically into a staging folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._atomic import atomic_write_text
+from .audio.export import Chapter, Tags, write_mp3, write_wav
+from .audio.master import master
+from .cache import ContentCache, content_key
+from .publish import ChapterMark, Cue, chapters_json, srt_text, vtt_text
+from .script.model import Script
+from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline
+
+PACKAGES = ("podforge", "hibari-tts", "piper-tts", "av", "numpy", "pyloudnorm", "mutagen", "pocketsphinx")
+
+
+def versions() -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def episode_chapters(timeline: Timeline) -> list[ChapterMark]:
+    rate = timeline.sample_rate
+    marks = sorted(timeline.of_kind(ChapterSegment), key=lambda c: c.start)
+    return [ChapterMark(c.title, c.start / rate, min(c.end, timeline.duration) / rate) for c in marks]
+
+
+def transcript_cues(timeline: Timeline) -> list[Cue]:
+    rate = timeline.sample_rate
+    return [
+        Cue(s.start / rate, s.end / rate, timeline.speakers[s.speaker].display_name, s.text)
+        for s in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start)
+    ]
+
+
+@dataclass(frozen=True)
+class AudioJob:
+    """What the episode audio is made from; its hash names the finished files in the cache."""
+
+    script: Script
+    timeline: Timeline
+    make_mix: Callable[[], np.ndarray]
+    wav: bool
+
+    def tags(self) -> Tags:
+        front = self.script.front
+        artist = front.author or ", ".join(s.display_name for s in self.timeline.speakers.values())
+        return Tags(title=self.script.title, artist=artist, album=front.album or self.script.title,
+                    year=str(front.year or ""), comment="Made with podforge")  # fmt: skip
+
+    def key(self) -> str:
+        media = sorted({seg.path for seg in self.timeline.of_kind(SfxSegment)}
+                       | {seg.source for seg in self.timeline.of_kind(MusicSegment) if seg.is_file})  # fmt: skip
+        return content_key(
+            kind="episode",
+            timeline=self.timeline.to_json(),
+            output=self.script.front.output.model_dump(mode="json"),
+            tags=asdict(self.tags()),
+            media={name: file_digest(self.script.base_dir / name) for name in media},
+            versions=versions(),
+        )
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def publish_audio(
+    folder: Path, stem: str, job: AudioJob, cache: ContentCache
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before."""
+    key = job.key()
+    suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
+    written = {kind: folder / f"{stem}{suffix}" for kind, suffix in suffixes.items()}
+    cached = {kind: cache.get_file("episodes", key, suffix) for kind, suffix in suffixes.items()}
+    levels_file = cache.get_file("episodes", key, ".json")
+    if levels_file and all(cached.values()):
+        for kind, path in cached.items():
+            shutil.copyfile(path, written[kind])  # type: ignore[arg-type]
+        return written, {**json.loads(levels_file.read_text()), "cached": True}
+    levels = _master_and_encode(job, written)
+    for kind, suffix in suffixes.items():
+        cache.put_file("episodes", key, suffix, written[kind])
+    levels_path = folder / f".{stem}.levels.json"
+    atomic_write_text(levels_path, json.dumps(levels))
+    cache.put_file("episodes", key, ".json", levels_path)
+    levels_path.unlink()
+    return written, {**levels, "cached": False}
+
+
+def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> dict[str, Any]:
+    out, rate = job.script.front.output, job.timeline.sample_rate
+    mastered = master(job.make_mix(), rate, target_lufs=out.target_lufs, true_peak_limit_dbtp=out.true_peak_dbtp)
+    chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
+    write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters)
+    if "wav" in written:
+        write_wav(written["wav"], mastered.samples, rate)
+    return {"lufs": round(mastered.lufs_out, 2), "true_peak_dbtp": round(mastered.true_peak_dbtp, 2)}
+
+
+def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline) -> dict[str, Path]:
+    cues = transcript_cues(timeline)
+    texts = {
+        "srt": (f"{stem}.srt", srt_text(cues)),
+        "vtt": (f"{stem}.vtt", vtt_text(cues)),
+        "chapters": (f"{stem}.chapters.json", chapters_json(episode_chapters(timeline), title=script.title)),
+        "timeline": (f"{stem}.timeline.json", timeline.to_json()),
+    }
+    return {kind: atomic_write_text(folder / name, text) for kind, (name, text) in texts.items()}

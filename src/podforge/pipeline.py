@@ -1,0 +1,167 @@
+"""The whole render, top-down: parse → check → voice → plan → mix → master → publish.
+
+Mixing and mastering run only when the finished audio is not already in the
+cache under the hash of its inputs. Outputs are written into a staging folder inside OUT and moved into place
+only when every one of them is complete, so a failed render leaves OUT as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio.mix import MixSources, mix
+from .cache import ContentCache
+from .config import RenderConfig
+from .metrics import StageRecorder, write_metrics
+from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
+from .plan import PlanInputs, plan_timeline
+from .script.model import Script
+from .script.parser import load_script_leniently
+from .timeline import MusicSegment, Timeline
+from .validate import CheckedScript, check_script
+from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    stage: str
+    done: int
+    total: int
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+def _ignore(event: ProgressEvent) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    out_dir: Path
+    audio_only: bool = True
+    wav: bool = False
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    config: RenderConfig = field(default_factory=RenderConfig)
+    stem: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    outputs: dict[str, Path]
+    timeline: Timeline
+    metrics: dict[str, object]
+
+
+def check(script_path: Path, config: RenderConfig | None = None) -> CheckedScript:
+    """Parse and validate only; raises ScriptError listing every problem."""
+    config = config or RenderConfig()
+    script, problems = load_script_leniently(script_path)
+    return check_script(script, config.tts_engine, config.output.sample_rate, problems)
+
+
+def clip_requests(script: Script, voices: dict[str, str]) -> list[ClipRequest]:
+    return [
+        ClipRequest(voices[line.speaker], line.spoken, script.speakers[line.speaker].speed) for line in script.lines
+    ]
+
+
+@contextmanager
+def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
+    if options.use_cache:
+        yield ContentCache(options.cache_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="podforge-nocache-") as tmp:
+        yield ContentCache(Path(tmp))
+
+
+def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
+    recorder = StageRecorder()
+    config = options.config
+    with recorder.stage("parse"):
+        checked = check(script_path, config)
+    script, rate = checked.script, config.output.sample_rate
+    with _clip_cache(options) as cache:
+        with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
+            requests = clip_requests(script, checked.voices)
+            progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
+            voiced = voice_clips(requests, cache, rate, workers=config.workers, on_progress=progress)
+            stage.count("cache_hits", voiced.hits)
+            stage.count("cache_misses", voiced.misses)
+        with recorder.stage("plan"):
+            inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate)
+            timeline = plan_timeline(inputs)
+        sources = _sources(timeline, cache, checked, config)
+        job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or script.front.output.wav)
+        return _publish(job, cache, options, recorder, on_progress)
+
+
+def _publish(
+    job: AudioJob, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress
+) -> RenderResult:
+    script, timeline = job.script, job.timeline
+    stem = options.stem or script.front.output.stem or script.path.stem
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".podforge-", dir=options.out_dir))
+    try:
+        with recorder.stage("audio") as stage:
+            staged, levels = publish_audio(staging, stem, job, cache)
+            for key, value in levels.items():
+                stage.set(key, value)
+        on_progress(ProgressEvent("audio", 1, 1))
+        with recorder.stage("publish"):
+            staged.update(publish_texts(staging, stem, script, timeline))
+        metrics = recorder.to_dict(
+            script.title, timeline.seconds, options=_options_record(options), versions=versions()
+        )
+        staged["metrics"] = staging / f"{stem}.metrics.json"
+        write_metrics(staged["metrics"], metrics)
+        outputs = {name: options.out_dir / path.name for name, path in staged.items()}
+        for name, path in staged.items():
+            os.replace(path, outputs[name])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return RenderResult(outputs, timeline, metrics)
+
+
+def _options_record(options: RenderOptions) -> dict[str, object]:
+    return {
+        "audio_only": options.audio_only,
+        "wav": options.wav,
+        "cache": options.use_cache,
+        **options.config.model_dump(mode="json"),
+    }
+
+
+def _lengths(checked: CheckedScript) -> dict[str, int]:
+    return {name: int(audio.shape[0]) for name, audio in checked.sfx.items()}
+
+
+def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript, config: RenderConfig) -> MixSources:
+    from .music.registry import render_music
+
+    def clip(key: str) -> np.ndarray:
+        array = cache.get_array(CLIP_KIND, key)
+        if array is None:
+            raise FileNotFoundError(f"clip {key} vanished from the cache during the render")
+        return array
+
+    def music(bed: MusicSegment) -> np.ndarray:
+        return render_music(
+            bed.source, bed.length / timeline.sample_rate, timeline.sample_rate,
+            seed=bed.seed, is_file=bed.is_file, base_dir=checked.script.base_dir, engine=config.music.engine,
+        )  # fmt: skip
+
+    return MixSources(clip, music, checked.sfx.__getitem__)
+
+
+__all__ = ["ProgressEvent", "RenderOptions", "RenderResult", "check", "episode_chapters", "render"]

@@ -1,0 +1,237 @@
+"""Markdown script → `Script`.
+
+The body is read line by line. Each line is a heading (chapter), a bracketed
+cue, a parenthesised direction, a `NAME:` label (with text or standing alone),
+metadata (`Key: value` before the first spoken line), a notes section, or
+dialogue that continues the current speaker until a blank line.
+Every problem is collected with its line:col and raised together.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import Location, ScriptError
+from .cues import CueContext, CueProblem, classify_cue
+from .directions import is_direction, split_inline
+from .formats import is_podcastfy, podcastfy_to_labelled
+from .frontmatter import parse_front_matter, split_front_matter
+from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
+from .speakers import SpeakerBook
+from .speech_text import to_display, to_speech
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_RULE = re.compile(r"^(-{3,}|\*{3,}|_{3,})$")
+_NOTES = re.compile(
+    r"^(\*\*|__)?(production|show|producer'?s?|episode|end|director'?s?)?\s*notes?\s*(\*\*|__)?\s*:?\s*(\*\*|__)?$",
+    re.I,
+)
+_LABEL = re.compile(
+    r"^(?:\*\*|__)?(?P<name>[A-Za-z][\w.'\- ]{0,39}?)(?:\*\*|__)?\s*"
+    r"(?:\((?P<direction>[^)]*)\))?\s*(?:\*\*|__)?\s*:(?:\*\*|__)?(?!//)\s*(?P<text>.*)$"
+)
+_WHOLE_BRACKET = re.compile(r"^\[(?P<inner>.*)\]$")
+_WHOLE_PAREN = re.compile(r"^\((?P<inner>[^()]*)\)$")
+
+
+def load_script(path: Path) -> Script:
+    """Read and parse a script file; raises ScriptError listing every problem found."""
+    script, problems = load_script_leniently(path)
+    if problems:
+        raise ScriptError(problems)
+    return script
+
+
+def load_script_leniently(path: Path) -> tuple[Script, list[tuple[Location, str]]]:
+    """The script as far as it could be read, and its problems, so later checks can add theirs."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScriptError.at(Location(path), f"cannot read the script ({exc.strerror}); check the path") from exc
+    return parse_leniently(decode_script(raw, path), path)
+
+
+def decode_script(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise ScriptError.at(
+            Location(path, line, col),
+            f"not UTF-8 text (byte 0x{bad}); save the script as UTF-8 (e.g. in your editor: 'Save with encoding')",
+        ) from exc
+
+
+def parse_script(text: str, path: Path) -> Script:
+    script, problems = parse_leniently(text, path)
+    if problems:
+        raise ScriptError(problems)
+    return script
+
+
+def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location, str]]]:
+    problems: list[tuple[Location, str]] = []
+    yaml_text, first_line, body = split_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
+    front = parse_front_matter(yaml_text, path, problems)
+    numbered = (
+        podcastfy_to_labelled(body, first_line)
+        if is_podcastfy("\n".join(body))
+        else [(first_line + i, line) for i, line in enumerate(body)]
+    )
+    reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems)
+    for line_no, line in numbered:
+        reader.feed(line_no, line)
+    reader.flush()
+    if not problems and not any(isinstance(e, Line) for e in reader.events):
+        problems.append(
+            (Location(path, 1, 1), "nothing to say: the script has no spoken lines; add e.g. `ALEX: Hello`")
+        )
+    title = front.title or reader.first_title or path.stem.replace("_", " ").replace("-", " ").title()
+    script = Script(path, title, front, reader.speakers.finish(), tuple(reader.events), tuple(reader.skipped))
+    return script, problems
+
+
+class _BodyReader:
+    def __init__(self, path: Path, speakers: SpeakerBook, problems: list[tuple[Location, str]]) -> None:
+        self.path = path
+        self.speakers = speakers
+        self.problems = problems
+        self.events: list[Event] = []
+        self.skipped: list[Skipped] = []
+        self.first_title: str | None = None
+        self.in_notes = False
+        self.current: str | None = None
+        self.direction = ""
+        self.buffer: list[str] = []
+        self.buffer_at = Span(0)
+
+    def problem(self, line_no: int, col: int, message: str) -> None:
+        self.problems.append((Location(self.path, line_no, col), message))
+
+    def feed(self, line_no: int, raw: str) -> None:
+        line = raw.strip()
+        col = len(raw) - len(raw.lstrip()) + 1
+        if not line:
+            self.flush()
+            self.current = None
+        elif self.in_notes:
+            self.skipped.append(Skipped("notes", line, Span(line_no, col)))
+        else:
+            self._feed_content(line, line_no, col)
+
+    def _feed_content(self, line: str, line_no: int, col: int) -> None:
+        if match := _HEADING.match(line):
+            self._heading(match, line_no, col)
+        elif _RULE.match(line) or line.startswith("<!--"):
+            self.flush()
+        elif _NOTES.match(line):
+            self.flush()
+            self.in_notes = True
+            self.skipped.append(Skipped("notes", line, Span(line_no, col)))
+        elif match := _WHOLE_BRACKET.match(line):
+            self._cue(match["inner"], line, line_no, col)
+        elif (match := _WHOLE_PAREN.match(line)) and (self.current is None or is_direction(match["inner"])):
+            self._direction_line(match["inner"], line, line_no, col)
+        elif (match := _LABEL.match(line)) and self._label(match, line_no, col):
+            return
+        else:
+            self._dialogue(line, line_no, col)
+
+    def _heading(self, match: re.Match[str], line_no: int, col: int) -> None:
+        self.flush()
+        self.current = None
+        title, level = match[2].strip(), len(match[1])
+        if _NOTES.match(title):
+            self.in_notes = True
+            self.skipped.append(Skipped("notes", match[0], Span(line_no, col)))
+            return
+        if self.first_title is None and level == 1:
+            self.first_title = title
+        if level <= 2 and title:
+            self.events.append(Heading(title, level, Span(line_no, col)))
+        else:
+            self.skipped.append(Skipped("heading", match[0], Span(line_no, col)))
+
+    def _cue(self, inner: str, line: str, line_no: int, col: int) -> None:
+        self.flush()
+        try:
+            cue = classify_cue(inner, CueContext(line, line_no, col + 1))
+        except CueProblem as problem:
+            self.problem(line_no, problem.col + col - 1, str(problem))
+            return
+        if isinstance(cue, Skipped):
+            self.skipped.append(cue)
+        else:
+            self.events.append(cue)
+
+    def _direction_line(self, inner: str, line: str, line_no: int, col: int) -> None:
+        self.flush()
+        self.skipped.append(Skipped("direction", line, Span(line_no, col)))
+        word = inner.strip().lower().rstrip(".")
+        if word in {"beat", "pause", "a beat", "long pause", "short pause"}:
+            self.events.append(Pause(2.0 if word == "long pause" else 0.6, Span(line_no, col)))
+
+    def _label(self, match: re.Match[str], line_no: int, col: int) -> bool:
+        """Handle `NAME: text`; False when the label is not a speaker (then it is dialogue text)."""
+        name, text = match["name"].strip(), match["text"]
+        before_dialogue = not any(isinstance(e, Line) for e in self.events) and not self.buffer
+        verdict = self.speakers.classify(name, text, before_dialogue=before_dialogue)
+        if verdict == "text":
+            return False
+        self.flush()
+        if verdict == "metadata":
+            self.skipped.append(Skipped("metadata", match[0], Span(line_no, col)))
+            return True
+        if verdict == "unknown":
+            self.problem(line_no, col, self.speakers.unknown_message(name))
+            self.current = None
+            return True
+        self.current = self.speakers.resolve(name, Span(line_no, col))
+        self.direction = (match["direction"] or "").strip()
+        if self.direction:
+            self.skipped.append(Skipped("direction", f"({self.direction})", Span(line_no, col)))
+        if text.strip():
+            self._dialogue(text, line_no, col + match.start("text"))
+        return True
+
+    def _dialogue(self, text: str, line_no: int, col: int) -> None:
+        if self.current is None:
+            narrator = self.speakers.narrator(Span(line_no, col))
+            if narrator is None:
+                self.problem(line_no, col, self.speakers.unlabelled_message())
+                return
+            self.current, self.direction = narrator, ""
+        try:
+            parts, skipped = split_inline(text, line_no, col)
+        except CueProblem as problem:
+            self.problem(line_no, problem.col, str(problem))
+            return
+        self.skipped.extend(skipped)
+        for part in parts:
+            self._add_part(part, line_no, col)
+
+    def _add_part(self, part: str | Pause | MusicCue | Sfx, line_no: int, col: int) -> None:
+        if isinstance(part, str):
+            if part.strip():
+                if not self.buffer:
+                    self.buffer_at = Span(line_no, col)
+                self.buffer.append(part.strip())
+            return
+        self.flush()
+        self.events.append(part)
+
+    def flush(self) -> None:
+        if not self.buffer or self.current is None:
+            self.buffer = []
+            return
+        text = to_display(" ".join(self.buffer))
+        self.buffer = []
+        spoken = to_speech(text)
+        if not re.search(r"\w", spoken):
+            self.skipped.append(Skipped("empty", text, self.buffer_at))
+            return
+        self.events.append(Line(self.current, text, spoken, self.buffer_at, self.direction))

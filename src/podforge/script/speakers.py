@@ -1,0 +1,156 @@
+"""Who is speaking: declared speakers from the front matter, or labels found in a plain script."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from .._yamlpos import locate
+from ..config import SPEAKER_PALETTE, FrontMatter
+from ..errors import Location
+from .model import Span, Speaker
+
+NARRATOR = "NARRATOR"
+META_KEYS = frozenset(
+    [
+        "title",
+        "subtitle",
+        "runtime",
+        "duration",
+        "length",
+        "tone",
+        "format",
+        "style",
+        "episode",
+        "date",
+        "author",
+        "host",
+        "hosts",
+        "guest",
+        "guests",
+        "audience",
+        "genre",
+        "topic",
+        "topics",
+        "summary",
+        "description",
+        "setting",
+        "target",
+        "voice",
+        "voices",
+        "music",
+        "mood",
+        "produced",
+        "producer",
+        "recorded",
+        "season",
+        "show",
+        "series",
+        "language",
+        "length",
+        "keywords",
+        "tags",
+        "status",
+        "version",
+        "draft",
+        "words",
+    ]
+)
+Verdict = Literal["speaker", "metadata", "unknown", "text"]
+
+
+def _is_caps(name: str) -> bool:
+    return any(c.isalpha() for c in name) and name.upper() == name
+
+
+def _is_titled(name: str) -> bool:
+    words = name.split()
+    return 0 < len(words) <= 3 and all(w[0].isupper() or w[0].isdigit() for w in words)
+
+
+class SpeakerBook:
+    def __init__(
+        self, front: FrontMatter, path: Path, problems: list[tuple[Location, str]], yaml_text: str | None
+    ) -> None:
+        self.front = front
+        self.path = path
+        self.problems = problems
+        self.yaml_text = yaml_text or ""
+        self.declared = {self._key(label): label for label in front.speakers}
+        for label, config in front.speakers.items():
+            if config.name:
+                self.declared.setdefault(self._key(config.name), label)
+        self.seen: list[str] = []
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return re.sub(r"[\s_]+", " ", name.strip().strip("*_")).upper()
+
+    def classify(self, name: str, text: str, *, before_dialogue: bool) -> Verdict:
+        if self._key(name) in self.declared:
+            return "speaker"
+        if re.search(r"\d", name) and not _is_caps(name) and not re.fullmatch(r"[A-Za-z]+ ?\d+", name):
+            return "text"
+        if before_dialogue and self._is_metadata(name, text):
+            return "metadata"
+        if self.declared:
+            return "unknown" if _is_caps(name) or (_is_titled(name) and len(name.split()) == 1) else "text"
+        if (_is_caps(name) and len(name.split()) <= 4) or _is_titled(name):
+            return "speaker"
+        return "text"
+
+    @staticmethod
+    def _is_metadata(name: str, text: str) -> bool:
+        if name.lower() in META_KEYS:
+            return True
+        short = len(text.split()) <= 6 and not re.search(r"[.!?]$", text.strip())
+        return not _is_caps(name) and short and bool(text.strip())
+
+    def resolve(self, name: str, at: Span) -> str:
+        label = self.declared.get(self._key(name)) or self._key(name)
+        if label not in self.seen:
+            self.seen.append(label)
+        return label
+
+    def narrator(self, at: Span) -> str | None:
+        if len(self.front.speakers) == 1:
+            return self.resolve(next(iter(self.front.speakers)), at)
+        if self.front.speakers:
+            return None
+        return self.resolve(NARRATOR, at)
+
+    def unknown_message(self, name: str) -> str:
+        known = ", ".join(self.front.speakers)
+        return (
+            f"unknown speaker {name!r}; the front matter declares {known}. "
+            f"Fix the name or add {name.strip()} under `speakers:`"
+        )
+
+    def unlabelled_message(self) -> str:
+        known = ", ".join(self.front.speakers)
+        return (
+            f"text without a speaker; start it with one of {known} followed by `:`, "
+            "or put it in [brackets] if it is a production cue"
+        )
+
+    def finish(self) -> dict[str, Speaker]:
+        labels = list(self.front.speakers) + [s for s in self.seen if s not in self.front.speakers]
+        speakers = {}
+        for index, label in enumerate(labels):
+            config = self.front.speakers.get(label)
+            color = (config.color if config else None) or SPEAKER_PALETTE[index % len(SPEAKER_PALETTE)]
+            speakers[label] = Speaker(
+                label=label,
+                display_name=(config.name if config else None) or label,
+                voice=config.voice if config else None,
+                color=color,
+                avatar=config.avatar if config else None,
+                speed=config.speed if config else 1.0,
+                declared_at=self._voice_span(label) if config else None,
+            )
+        return speakers
+
+    def _voice_span(self, label: str) -> Span:
+        line, col = locate(self.yaml_text, ("speakers", label, "voice"))
+        return Span(line + 1, col)

@@ -1,0 +1,164 @@
+"""The timeline: every segment of the episode with its place in the final audio.
+
+Times are integer sample counts in a declared timebase (`1/48000`); seconds
+appear only in the JSON, next to the samples, for people and other tools.
+`from_json` rejects unknown versions, kinds and keys and names the bad segment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
+from typing import Any, ClassVar
+
+from .errors import ConfigError
+
+VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: ClassVar[str] = ""
+    start: int
+    end: int
+    line: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SpeechSegment(Segment):
+    kind: ClassVar[str] = "speech"
+    speaker: str
+    voice: str
+    text: str
+    spoken: str
+    clip: str
+
+
+@dataclass(frozen=True)
+class PauseSegment(Segment):
+    kind: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True)
+class MusicSegment(Segment):
+    kind: ClassVar[str] = "music"
+    source: str
+    is_file: bool = False
+    level_db: float = -6.0
+    fade_in: int = 0
+    fade_out: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SfxSegment(Segment):
+    kind: ClassVar[str] = "sfx"
+    path: str
+
+
+@dataclass(frozen=True)
+class ChapterSegment(Segment):
+    kind: ClassVar[str] = "chapter"
+    title: str
+    level: int = 1
+
+
+SEGMENT_TYPES: dict[str, type[Segment]] = {
+    cls.kind: cls for cls in (SpeechSegment, PauseSegment, MusicSegment, SfxSegment, ChapterSegment)
+}
+
+
+@dataclass(frozen=True)
+class SpeakerInfo:
+    display_name: str
+    voice: str
+    color: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    title: str
+    sample_rate: int
+    duration: int
+    speakers: dict[str, SpeakerInfo]
+    segments: tuple[Segment, ...]
+    duck_db: float = -12.0
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timebase(self) -> str:
+        return f"1/{self.sample_rate}"
+
+    @property
+    def seconds(self) -> float:
+        return self.duration / self.sample_rate
+
+    def of_kind(self, cls: type[Segment]) -> list[Any]:
+        return [s for s in self.segments if isinstance(s, cls)]
+
+    def to_json(self) -> str:
+        rate = self.sample_rate
+        segments = [
+            {
+                "kind": s.kind,
+                **asdict(s),
+                "start_seconds": round(s.start / rate, 3),
+                "end_seconds": round(s.end / rate, 3),
+            }
+            for s in self.segments
+        ]
+        data = {
+            "version": VERSION,
+            "timebase": self.timebase,
+            "title": self.title,
+            "duration": self.duration,
+            "duration_seconds": round(self.seconds, 3),
+            "duck_db": self.duck_db,
+            "meta": self.meta,
+            "speakers": {k: asdict(v) for k, v in self.speakers.items()},
+            "segments": segments,
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Timeline:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ConfigError(f"timeline version {data.get('version')!r} is not supported (expected {VERSION!r})")
+        timebase = Fraction(data["timebase"])
+        if timebase.numerator != 1:
+            raise ConfigError(f"timeline timebase {data['timebase']!r} must be 1/<sample rate>")
+        return cls(
+            title=data["title"],
+            sample_rate=timebase.denominator,
+            duration=int(data["duration"]),
+            speakers={k: SpeakerInfo(**v) for k, v in data["speakers"].items()},
+            segments=tuple(_segment_from(i, raw) for i, raw in enumerate(data["segments"])),
+            duck_db=float(data.get("duck_db", -12.0)),
+            meta=dict(data.get("meta", {})),
+        )
+
+
+def _segment_from(index: int, raw: dict[str, Any]) -> Segment:
+    raw = dict(raw)
+    kind = raw.pop("kind", None)
+    raw.pop("start_seconds", None)
+    raw.pop("end_seconds", None)
+    seg_type = SEGMENT_TYPES.get(str(kind))
+    if seg_type is None:
+        raise ConfigError(
+            f"timeline segment {index}: unknown kind {kind!r}; expected one of {', '.join(SEGMENT_TYPES)}"
+        )
+    allowed = {f.name for f in fields(seg_type)}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"timeline segment {index} ({kind}): unknown keys {', '.join(unknown)}")
+    try:
+        return seg_type(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"timeline segment {index} ({kind}): {exc}") from exc

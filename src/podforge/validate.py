@@ -1,0 +1,100 @@
+"""Everything that can be checked before any synthesis: voices, media files, durations.
+
+Problems are collected with their script locations and raised together, so a
+user fixes the whole script in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import EngineError, Location, MediaError, ScriptError
+from .script.model import MusicCue, Script, Sfx, Span
+from .voices.registry import check_voice, default_voices
+
+Stereo = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class CheckedScript:
+    script: Script
+    voices: dict[str, str]
+    sfx: dict[str, Stereo]
+
+
+def assign_voices(script: Script, engine: str) -> dict[str, str]:
+    """Speaker → voice id; speakers without one get distinct defaults in order of appearance."""
+    pool = list(default_voices(engine))
+    taken = {s.voice for s in script.speakers.values() if s.voice}
+    free = [v for v in pool if v not in taken] or pool
+    speaking = [line.speaker for line in script.lines]
+    order = sorted(script.speakers, key=lambda label: speaking.index(label) if label in speaking else len(speaking))
+    voices: dict[str, str] = {}
+    for label in order:
+        speaker = script.speakers[label]
+        if speaker.voice and engine in {"auto", speaker.voice.split(":")[0]}:
+            voices[label] = speaker.voice
+        else:
+            voices[label] = free[len([v for v in voices.values() if v in free]) % len(free)]
+    return voices
+
+
+def check_script(
+    script: Script, engine: str, sample_rate: int, problems: list[tuple[Location, str]] | None = None
+) -> CheckedScript:
+    """Raises ScriptError with the parser's problems (if given) and every one found here, in file order."""
+    problems = list(problems or [])
+    voices = assign_voices(script, engine)
+    for label, voice in voices.items():
+        try:
+            check_voice(voice)
+        except EngineError as exc:
+            at = script.speakers[label].declared_at or Span(1)
+            problems.append((Location(script.path, at.line, at.col), f"speaker {label}: {exc}"))
+    sfx: dict[str, Stereo] = {}
+    for event in script.events:
+        if isinstance(event, Sfx | MusicCue) and _is_file(event):
+            _check_media(script, event, sample_rate, sfx, problems)
+    if problems:
+        raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
+    return CheckedScript(script, voices, sfx)
+
+
+def _is_file(event: Sfx | MusicCue) -> bool:
+    return isinstance(event, Sfx) or event.is_file
+
+
+def _check_media(
+    script: Script,
+    event: Sfx | MusicCue,
+    rate: int,
+    sfx: dict[str, Stereo],
+    problems: list[tuple[Location, str]],
+) -> None:
+    from .audio.export import decode_audio
+
+    name = event.path if isinstance(event, Sfx) else event.source
+    path = script.base_dir / name
+    where = Location(script.path, event.at.line, event.at.col)
+    what = "sound effect" if isinstance(event, Sfx) else "music file"
+    if not path.is_file():
+        problems.append((where, f"{what} {name!r} not found (looked in {_shown(path)}); check the path"))
+        return
+    try:
+        audio = decode_audio(path, rate)
+    except MediaError as exc:
+        problems.append((where, f"{what} {name!r} cannot be decoded ({exc}); use a WAV, MP3, FLAC or OGG file"))
+        return
+    if isinstance(event, Sfx):
+        sfx[name] = audio
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())

