@@ -9,7 +9,7 @@ import pytest
 from mutagen.id3 import ID3
 
 from media import audio_stream_info, decoded, loudness, true_peak_8x
-from podforge.timeline import SpeechSegment, Timeline
+from podforge.timeline import MusicSegment, SpeechSegment, Timeline
 
 SCRIPT = """
 ---
@@ -179,3 +179,20 @@ def test_voices_and_doctor(run_cli):
     assert code == 0 and "hibari:heart" in out and "piper:joe" in out and "gtts" in out
     code, out, _ = run_cli("doctor")
     assert code == 0 and "libx264" in out and "GPU" in out
+
+
+def test_music_from_a_folder_of_the_users_tracks(write_script, fake_config, run_cli, tmp_path):
+    from podforge.audio.export import write_mp3
+
+    (tmp_path / "tracks").mkdir()
+    t = np.arange(4 * 48_000) / 48_000
+    write_mp3(
+        tmp_path / "tracks" / "calm-morning.mp3", np.repeat(0.2 * np.sin(2 * np.pi * 220 * t)[:, None], 2, 1), 48_000
+    )
+    script = write_script(
+        SCRIPT.replace("title: Fake Show", "title: Fake Show\nmusic: {engine: folder, folder: tracks}")
+    )
+    code, _, err = run_cli("render", script, "-o", tmp_path / "o", "--audio-only", "-c", fake_config)
+    assert code == 0, err
+    timeline = Timeline.from_json((tmp_path / "o" / "episode.timeline.json").read_text())
+    assert timeline.of_kind(MusicSegment)

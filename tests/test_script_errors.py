@@ -69,6 +69,18 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
     ("music-too-long", FM + "[MUSIC: calm, 9999s]\nALEX: hi\n", "6:15", "out of range"),
     ("music-empty", FM + "[MUSIC: ]\nALEX: hi\n", "6:2", "needs a mood or a file"),
     ("sfx-empty", FM + "ALEX: hi\n[SFX:]\n", "7:2", "needs a sound file"),
+    (
+        "music-folder-missing",
+        "---\nmusic: {engine: folder, folder: gone}\n---\n[MUSIC: calm]\nALEX: hi\n",
+        "4:2",
+        "music: music folder 'gone' not found",
+    ),
+    (
+        "music-engine-unknown",
+        "---\nmusic: {engine: laser}\n---\nALEX: hi\n[MUSIC: calm]\n",
+        "5:2",
+        "unknown music engine 'laser'",
+    ),
     ("empty-file", "", "1:1", "nothing to say"),
     ("blank-lines-only", "\n\n   \n", "1:1", "nothing to say"),
     ("cues-only", "[MUSIC: calm]\n(beat)\n[pause 1s]\n", "1:1", "nothing to say"),

@@ -11,10 +11,12 @@ from podforge.timeline import (
     ChapterSegment,
     MusicSegment,
     PauseSegment,
+    PhoneTiming,
     SfxSegment,
     SpeakerInfo,
     SpeechSegment,
     Timeline,
+    WordTiming,
 )
 
 TIMELINE = Timeline(
@@ -29,6 +31,7 @@ TIMELINE = Timeline(
         PauseSegment(192_000, 240_000, 4),
         SfxSegment(240_000, 250_000, 5, "bell.wav"),
     ),
+    words={"abc": (WordTiming("hi", 0, 9600, (PhoneTiming("HH", 0, 4800), PhoneTiming("AY", 4800, 9600))),)},
 )
 
 

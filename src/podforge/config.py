@@ -37,6 +37,16 @@ _NAMED_COLORS = {
 SPEAKER_PALETTE = ("#e4572e", "#3b82f6", "#22a06b", "#8b5cf6", "#f59e0b", "#14b8a6")
 
 
+def parse_color(value: str) -> str:
+    """`#rgb`, `#rrggbb` or a colour name → `#rrggbb`-style string; ValueError otherwise."""
+    named = _NAMED_COLORS.get(value.lower())
+    if named:
+        return named
+    if not _COLOR.match(value):
+        raise ValueError(f"{value!r} is not a colour; use #rrggbb or one of {', '.join(_NAMED_COLORS)}")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,14 +61,7 @@ class SpeakerConfig(_Strict):
     @field_validator("color")
     @classmethod
     def _known_color(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        named = _NAMED_COLORS.get(value.lower())
-        if named:
-            return named
-        if not _COLOR.match(value):
-            raise ValueError(f"{value!r} is not a colour; use #rrggbb or one of {', '.join(_NAMED_COLORS)}")
-        return value
+        return None if value is None else parse_color(value)
 
     @field_validator("voice")
     @classmethod
@@ -74,21 +77,62 @@ class MusicConfig(_Strict):
     engine: str = "procedural"
     bed_db: float = Field(default=-6.0, ge=-60.0, le=6.0, description="music alone, in LU against speech")
     duck_db: float = Field(default=-12.0, ge=-40.0, le=0.0)
-    folder: str | None = None
+    folder: str | None = Field(default=None, description="music folder for the `folder` engine")
+    model: str | None = Field(default=None, description="local MusicGen model folder for the `musicgen` engine")
+    seed: int = 0
+
+
+class VisualizerConfig(_Strict):
+    kind: Literal["waveform", "spectrum", "circular", "particles"] = "spectrum"
+    color: str = "#ffffff"
+    opacity: float = Field(default=0.85, ge=0.0, le=1.0)
+    x: float = Field(default=0.0, ge=0.0, le=1.0)
+    y: float = Field(default=0.62, ge=0.0, le=1.0)
+    width: float = Field(default=1.0, gt=0.0, le=1.0)
+    height: float = Field(default=0.14, gt=0.0, le=1.0)
+
+    @field_validator("color")
+    @classmethod
+    def _known_color(cls, value: str) -> str:
+        return parse_color(value)
 
 
 class VideoConfig(_Strict):
     size: str = "1280x720"
-    fps: int = Field(default=25, ge=1, le=60)
+    fps: Literal[25, 30] = 25
     layout: Literal["solo", "duo", "active-speaker", "audiogram"] = "duo"
     captions: bool = True
+    word_vtt: bool = False
+    cover: str | None = None
+    background: str = "#14171f"
+    visualizer: VisualizerConfig | None = Field(default_factory=VisualizerConfig)
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
+    crf: int = Field(default=20, ge=0, le=51)
+    preset: str = "veryfast"
 
     @field_validator("size")
     @classmethod
     def _size(cls, value: str) -> str:
+        named = {"720p": "1280x720", "1080p": "1920x1080", "vertical": "1080x1920", "square": "1080x1080"}
+        value = named.get(value, value)
         if not re.fullmatch(r"\d{2,4}x\d{2,4}", value):
-            raise ValueError(f"{value!r} is not a size; write WIDTHxHEIGHT, e.g. 1280x720")
+            raise ValueError(
+                f"{value!r} is not a size; write WIDTHxHEIGHT, e.g. 1280x720, 1920x1080, 1080x1920, 1080x1080"
+            )
+        width, height = (int(v) for v in value.split("x"))
+        if width % 2 or height % 2 or not (128 <= width <= 3840 and 128 <= height <= 3840):
+            raise ValueError(f"{value!r}: width and height must be even and between 128 and 3840")
         return value
+
+    @field_validator("background")
+    @classmethod
+    def _known_background(cls, value: str) -> str:
+        return parse_color(value)
+
+    @property
+    def dimensions(self) -> tuple[int, int]:
+        width, height = self.size.split("x")
+        return int(width), int(height)
 
 
 class OutputConfig(_Strict):
@@ -129,6 +173,13 @@ class RenderConfig(_Strict):
     workers: int = Field(default=0, ge=0, le=64, description="0 = one per core")
     music: MusicConfig = Field(default_factory=MusicConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def with_front_matter(config: RenderConfig, front: FrontMatter) -> RenderConfig:
+    """The render config with what the script's front matter sets explicitly laid over it."""
+    music = config.music.model_copy(update=front.music.model_dump(exclude_unset=True))
+    output = config.output.model_copy(update=front.output.model_dump(exclude_unset=True))
+    return config.model_copy(update={"music": music, "output": output})
 
 
 def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
-from .config import RenderConfig
+from .config import RenderConfig, with_front_matter
 from .metrics import StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -66,7 +66,8 @@ def check(script_path: Path, config: RenderConfig | None = None) -> CheckedScrip
     """Parse and validate only; raises ScriptError listing every problem."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
-    return check_script(script, config.tts_engine, config.output.sample_rate, problems)
+    config = with_front_matter(config, script.front)
+    return check_script(script, config, problems)
 
 
 def clip_requests(script: Script, voices: dict[str, str]) -> list[ClipRequest]:
@@ -86,10 +87,10 @@ def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
 
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
     recorder = StageRecorder()
-    config = options.config
     with recorder.stage("parse"):
-        checked = check(script_path, config)
-    script, rate = checked.script, config.output.sample_rate
+        checked = check(script_path, options.config)
+    script, config = checked.script, checked.config
+    rate = config.output.sample_rate
     with _clip_cache(options) as cache:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
             requests = clip_requests(script, checked.voices)
@@ -100,7 +101,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         with recorder.stage("plan"):
             inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate)
             timeline = plan_timeline(inputs)
-        sources = _sources(timeline, cache, checked, config)
+        sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or script.front.output.wav)
         return _publish(job, cache, options, recorder, on_progress)
 
@@ -146,7 +147,7 @@ def _lengths(checked: CheckedScript) -> dict[str, int]:
     return {name: int(audio.shape[0]) for name, audio in checked.sfx.items()}
 
 
-def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript, config: RenderConfig) -> MixSources:
+def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript) -> MixSources:
     from .music.registry import render_music
 
     def clip(key: str) -> np.ndarray:
@@ -156,10 +157,7 @@ def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript, co
         return array
 
     def music(bed: MusicSegment) -> np.ndarray:
-        return render_music(
-            bed.source, bed.length / timeline.sample_rate, timeline.sample_rate,
-            seed=bed.seed, is_file=bed.is_file, base_dir=checked.script.base_dir, engine=config.music.engine,
-        )  # fmt: skip
+        return render_music(bed, timeline.sample_rate, checked.config.music, checked.script.base_dir, cache)
 
     return MixSources(clip, music, checked.sfx.__getitem__)
 

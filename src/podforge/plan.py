@@ -59,7 +59,7 @@ class _Planner:
         return round(seconds * self.rate)
 
     def run(self) -> Timeline:
-        music = self.inputs.script.front.music
+        music = self.inputs.config.music
         if music.intro:
             self.start_bed(MusicCue(music.intro, self.inputs.script.events[0].at, seconds=INTRO_SECONDS), intro=True)
         for event in self.inputs.script.events:
@@ -149,7 +149,7 @@ class _Planner:
     def timeline(self, end: int) -> Timeline:
         script = self.inputs.script
         speakers = {
-            label: SpeakerInfo(s.display_name, self.inputs.voices.get(label, ""), s.color)
+            label: SpeakerInfo(s.display_name, self.inputs.voices.get(label, ""), s.color, s.avatar or "")
             for label, s in script.speakers.items()
             if label in self.inputs.voices
         }

@@ -2,6 +2,8 @@
 
 Times are integer sample counts in a declared timebase (`1/48000`); seconds
 appear only in the JSON, next to the samples, for people and other tools.
+Word and phone timings are kept per clip (keyed by the clip's content hash,
+relative to the clip's start) so they are computed once and survive re-planning.
 `from_json` rejects unknown versions, kinds and keys and names the bad segment.
 """
 
@@ -68,6 +70,36 @@ class ChapterSegment(Segment):
     level: int = 1
 
 
+@dataclass(frozen=True)
+class PhoneTiming:
+    """One ARPAbet phone (stress digits removed), in samples from the start of its clip."""
+
+    phone: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One spoken word, in samples from the start of its clip; phones may be empty (energy fallback)."""
+
+    word: str
+    start: int
+    end: int
+    phones: tuple[PhoneTiming, ...] = ()
+
+
+def _words_to_json(words: tuple[WordTiming, ...]) -> list[list[Any]]:
+    return [[w.word, w.start, w.end, [[p.phone, p.start, p.end] for p in w.phones]] for w in words]
+
+
+def _words_from_json(raw: list[list[Any]]) -> tuple[WordTiming, ...]:
+    return tuple(
+        WordTiming(str(word), int(start), int(end), tuple(PhoneTiming(str(p), int(a), int(b)) for p, a, b in phones))
+        for word, start, end, phones in raw
+    )
+
+
 SEGMENT_TYPES: dict[str, type[Segment]] = {
     cls.kind: cls for cls in (SpeechSegment, PauseSegment, MusicSegment, SfxSegment, ChapterSegment)
 }
@@ -78,6 +110,7 @@ class SpeakerInfo:
     display_name: str
     voice: str
     color: str
+    avatar: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +122,7 @@ class Timeline:
     segments: tuple[Segment, ...]
     duck_db: float = -12.0
     meta: dict[str, str] = field(default_factory=dict)
+    words: dict[str, tuple[WordTiming, ...]] = field(default_factory=dict)
 
     @property
     def timebase(self) -> str:
@@ -122,6 +156,7 @@ class Timeline:
             "meta": self.meta,
             "speakers": {k: asdict(v) for k, v in self.speakers.items()},
             "segments": segments,
+            "words": {clip: _words_to_json(words) for clip, words in self.words.items()},
         }
         return json.dumps(data, indent=2, ensure_ascii=False)
 
@@ -141,6 +176,7 @@ class Timeline:
             segments=tuple(_segment_from(i, raw) for i, raw in enumerate(data["segments"])),
             duck_db=float(data.get("duck_db", -12.0)),
             meta=dict(data.get("meta", {})),
+            words={clip: _words_from_json(raw) for clip, raw in data.get("words", {}).items()},
         )
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .errors import EngineError, Location, MediaError, ScriptError
+from .config import RenderConfig
+from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
 from .script.model import MusicCue, Script, Sfx, Span
 from .voices.registry import check_voice, default_voices
 
@@ -22,6 +23,7 @@ Stereo = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class CheckedScript:
     script: Script
+    config: RenderConfig
     voices: dict[str, str]
     sfx: dict[str, Stereo]
 
@@ -44,11 +46,12 @@ def assign_voices(script: Script, engine: str) -> dict[str, str]:
 
 
 def check_script(
-    script: Script, engine: str, sample_rate: int, problems: list[tuple[Location, str]] | None = None
+    script: Script, config: RenderConfig, problems: list[tuple[Location, str]] | None = None
 ) -> CheckedScript:
     """Raises ScriptError with the parser's problems (if given) and every one found here, in file order."""
     problems = list(problems or [])
-    voices = assign_voices(script, engine)
+    sample_rate = config.output.sample_rate
+    voices = assign_voices(script, config.tts_engine)
     for label, voice in voices.items():
         try:
             check_voice(voice)
@@ -59,9 +62,24 @@ def check_script(
     for event in script.events:
         if isinstance(event, Sfx | MusicCue) and _is_file(event):
             _check_media(script, event, sample_rate, sfx, problems)
+    _check_music_engine(script, config, problems)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
-    return CheckedScript(script, voices, sfx)
+    return CheckedScript(script, config, voices, sfx)
+
+
+def _check_music_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
+    """A music engine that cannot start is a setup problem: report it before any synthesis."""
+    moods = [e for e in script.events if isinstance(e, MusicCue) and not e.stop and not e.is_file]
+    if not (moods or config.music.intro or config.music.outro):
+        return
+    from .music.registry import check_music_engine
+
+    try:
+        check_music_engine(config.music, script.base_dir)
+    except (EngineError, ConfigError) as exc:
+        at = moods[0].at if moods else Span(1)
+        problems.append((Location(script.path, at.line, at.col), f"music: {exc}"))
 
 
 def _is_file(event: Sfx | MusicCue) -> bool:

@@ -1,65 +1,116 @@
-"""Music beds: a user file, or a bed made from the mood words of a cue.
+"""Music engines: name → engine, imported on first use; one method, `render(request) -> stereo`.
 
-Every bed comes back at the same loudness (`BED_REFERENCE_LUFS`) so the mixer
-can place it relative to the speech without knowing where it came from.
+A bed is asked for by the words of its cue (or comes from a user file named in
+the cue). Every bed comes back at the same loudness (`BED_REFERENCE_LUFS`) so
+the mixer can place it relative to the speech without knowing its source.
+Beds are cached by the hash of (engine, settings, cue, length, seed).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ..cache import ContentCache, content_key
+from ..config import MusicConfig
 from ..errors import EngineError
+from ..timeline import MusicSegment
 
 Stereo = npt.NDArray[np.float32]
-BedRenderer = Callable[[str, float, int, int], Stereo]
 BED_REFERENCE_LUFS = -20.0
 MEASURE_SECONDS = 30.0
+LOOP_CROSSFADE_SECONDS = 0.5
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class BedRequest:
+    cue: str
+    seconds: float
+    sample_rate: int
+    seed: int = 0
+
+
+class MusicEngine(Protocol):
+    def render(self, request: BedRequest) -> Stereo: ...
+
 
 ENGINES: dict[str, str] = {
-    "procedural": "podforge.music.procedural:render_bed",
+    "procedural": "podforge.music.engines:ProceduralEngine",
+    "folder": "podforge.music.engines:FolderEngine",
+    "musicgen": "podforge.music.musicgen:MusicGenEngine",
+    "fake": "podforge.music.engines:FakeMusicEngine",
 }
 
 
-def load_music_engine(name: str) -> BedRenderer:
-    target = ENGINES.get(name)
+@lru_cache(maxsize=8)
+def load_music_engine(config: MusicConfig, base_dir: Path) -> MusicEngine:
+    target = ENGINES.get(config.engine)
     if target is None:
-        raise EngineError(f"unknown music engine {name!r}; choose one of {', '.join(ENGINES)}", engine=name)
+        raise EngineError(f"unknown music engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
     module, _, attr = target.partition(":")
-    renderer: BedRenderer = getattr(importlib.import_module(module), attr)
-    return renderer
+    engine: MusicEngine = getattr(importlib.import_module(module), attr)(config, base_dir)
+    return engine
 
 
-def loop_to_length(audio: Stereo, length: int) -> Stereo:
-    """Repeat (or cut) a decoded file to exactly `length` samples."""
+def check_music_engine(config: MusicConfig, base_dir: Path) -> None:
+    """Raise EngineError now if the engine cannot start (missing folder, model, package)."""
+    load_music_engine(config, base_dir)
+
+
+def loop_to_length(audio: Stereo, length: int, sample_rate: int) -> Stereo:
+    """Repeat (or cut) a track to exactly `length` samples, crossfading each repeat into the next."""
     if audio.shape[0] == 0:
         return np.zeros((length, 2), np.float32)
-    repeats = -(-length // audio.shape[0])
-    return np.tile(audio, (repeats, 1))[:length]
+    if audio.shape[0] >= length:
+        return audio[:length]
+    fade = min(int(LOOP_CROSSFADE_SECONDS * sample_rate), audio.shape[0] // 4)
+    out = np.zeros((length, 2), np.float32)
+    step = audio.shape[0] - fade
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
+    for start in range(0, length, step):
+        piece = audio[: length - start].copy()
+        if start > 0 and fade:
+            piece[:fade] *= ramp[: piece.shape[0]]
+            out[start : start + fade] *= 1.0 - ramp[: min(fade, length - start)]
+        out[start : start + piece.shape[0]] += piece
+    return out
 
 
 def at_reference_loudness(audio: Stereo, sample_rate: int) -> Stereo:
     from ..audio.master import integrated_lufs
 
-    probe = audio[: int(MEASURE_SECONDS * sample_rate)]
-    loudness = integrated_lufs(probe, sample_rate)
+    loudness = integrated_lufs(audio[: int(MEASURE_SECONDS * sample_rate)], sample_rate)
     if not np.isfinite(loudness):
         return audio
     return (audio * np.float32(10 ** ((BED_REFERENCE_LUFS - loudness) / 20))).astype(np.float32)
 
 
 def render_music(
-    source: str, seconds: float, sample_rate: int, *, seed: int, is_file: bool, base_dir: Path, engine: str
+    bed: MusicSegment, sample_rate: int, config: MusicConfig, base_dir: Path, cache: ContentCache
 ) -> Stereo:
-    length = round(seconds * sample_rate)
-    if is_file:
+    """The bed for one music segment, exactly its length, at the reference loudness."""
+    length = bed.length
+    if bed.is_file:
         from ..audio.export import decode_audio
 
-        audio = loop_to_length(decode_audio(base_dir / source, sample_rate), length)
-    else:
-        audio = load_music_engine(engine)(source, seconds, sample_rate, seed)[:length]
-    return at_reference_loudness(audio, sample_rate)
+        return at_reference_loudness(
+            loop_to_length(decode_audio(base_dir / bed.source, sample_rate), length, sample_rate), sample_rate
+        )
+    settings = {"engine": config.engine, "folder": config.folder, "model": config.model, "base_seed": config.seed}
+    key = content_key(kind="bed", version=ENGINE_VERSION, cue=bed.source, length=length, rate=sample_rate,
+                      seed=bed.seed, **settings)  # fmt: skip
+    cached = cache.get_array("beds", key)
+    if cached is not None and cached.shape == (length, 2):
+        return cached
+    request = BedRequest(bed.source, length / sample_rate, sample_rate, bed.seed + config.seed)
+    audio = load_music_engine(config, base_dir).render(request)[:length]
+    audio = at_reference_loudness(np.pad(audio, ((0, length - audio.shape[0]), (0, 0))), sample_rate)
+    cache.put_array("beds", key, audio)
+    return audio
