@@ -141,9 +141,11 @@ def test_every_problem_is_reported_at_once(run_cli, write_script):
     ]
 
 
-def test_debug_shows_the_traceback(run_cli, write_script):
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(run_cli, write_script, where):
     path = write_script(FM + "BOB: hi\n")
-    code, _, err = run_cli("--debug", "check", path)
+    args = ("--debug", "check", path) if where == "before" else ("check", path, "--debug")
+    code, _, err = run_cli(*args)
     assert code == 2
     assert "Traceback" in err and "error: episode.md:6:1" in err
 

@@ -28,7 +28,7 @@ def run_render(
             bar.update(tasks[event.stage], completed=event.done, total=event.total)
 
         result = render(script, options, on_progress)
-    _summary(Console(highlight=False), result.metrics, result.outputs)
+    _summary(Console(highlight=False, soft_wrap=True), result.metrics, result.outputs)
 
 
 def _summary(console: Console, metrics: dict[str, object], outputs: dict[str, Path]) -> None:

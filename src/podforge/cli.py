@@ -137,8 +137,12 @@ def _report(exc: BaseException) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args[1:]:
+        # `--debug` is accepted after the command too (`podforge render x.md --debug`).
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except TyperException as exc:

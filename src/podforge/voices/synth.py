@@ -7,15 +7,14 @@ processes (each loads each engine once), since one engine uses one core.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from .._workers import run_in_lanes
 from ..audio.dsp import resample
 from ..cache import ContentCache, content_key
 from ..errors import EngineError
@@ -23,7 +22,6 @@ from .base import VoiceSettings
 from .registry import engine_version, load_engine
 
 CLIP_KIND = "clips"
-BATCH = 6
 Progress = Callable[[int, int], None]
 
 
@@ -98,19 +96,6 @@ def voice_clips(
     return VoicingResult(lengths, keys, hits=len(set(keys)) - len(todo), misses=len(todo))
 
 
-def _lanes(todo: dict[str, ClipRequest], workers: int) -> list[list[tuple[str, ClipRequest]]]:
-    """Split the work so each process loads as few engines as possible, with similar amounts of text."""
-    groups: dict[str, list[tuple[str, ClipRequest]]] = {}
-    for key, request in todo.items():
-        groups.setdefault(request.voice_id, []).append((key, request))
-    parts_per_group = max(1, workers // len(groups))
-    parts = [items[i::parts_per_group] for items in groups.values() for i in range(parts_per_group)]
-    lanes: list[list[tuple[str, ClipRequest]]] = [[] for _ in range(workers)]
-    for part in sorted(parts, key=lambda p: -sum(len(r.text) for _, r in p)):
-        min(lanes, key=lambda lane: sum(len(r.text) for _, r in lane)).extend(part)
-    return [lane for lane in lanes if lane]
-
-
 def _synthesize_batch(batch: list[tuple[str, ClipRequest]], cache_root: str, sample_rate: int) -> list[tuple[str, int]]:
     return [(key, _synthesize_into(request, key, cache_root, sample_rate)) for key, request in batch]
 
@@ -118,23 +103,5 @@ def _synthesize_batch(batch: list[tuple[str, ClipRequest]], cache_root: str, sam
 def _run(
     todo: dict[str, ClipRequest], cache: ContentCache, sample_rate: int, workers: int
 ) -> Iterator[tuple[str, int]]:
-    workers = min(workers or os.cpu_count() or 1, len(todo))
-    if workers <= 1 or len(todo) < 4:
-        for key, request in todo.items():
-            yield key, _synthesize_into(request, key, str(cache.root), sample_rate)
-        return
-    # One single-process pool per lane: the process keeps its engine loaded across batches,
-    # and small batches keep the progress bar moving.
-    context = multiprocessing.get_context("forkserver")
-    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context) for _ in range(workers)]
-    try:
-        futures = [
-            pool.submit(_synthesize_batch, lane[i : i + BATCH], str(cache.root), sample_rate)
-            for pool, lane in zip(pools, _lanes(todo, workers), strict=False)
-            for i in range(0, len(lane), BATCH)
-        ]
-        for future in as_completed(futures):
-            yield from future.result()
-    finally:
-        for pool in pools:
-            pool.shutdown(cancel_futures=True)
+    work = partial(_synthesize_batch, cache_root=str(cache.root), sample_rate=sample_rate)
+    yield from run_in_lanes(todo, work, group=lambda r: r.voice_id, weight=lambda r: len(r.text), workers=workers)

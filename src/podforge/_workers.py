@@ -1,0 +1,64 @@
+"""Run many small keyed jobs on worker processes, one "lane" (process) per share of the work.
+
+Engines (TTS models, the aligner) use one core each and load slowly, so jobs
+are grouped by what they need loaded and each lane keeps its own loaded copy;
+small batches keep progress reports flowing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TypeVar
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+Batch = list[tuple[str, Job]]
+BATCH = 6
+INLINE_BELOW = 4
+
+
+def lanes(
+    jobs: Mapping[str, Job], workers: int, group: Callable[[Job], str], weight: Callable[[Job], int]
+) -> list[Batch[Job]]:
+    """Split jobs so each lane loads as few engines as possible, with similar total weight."""
+    groups: dict[str, Batch[Job]] = {}
+    for key, job in jobs.items():
+        groups.setdefault(group(job), []).append((key, job))
+    parts_per_group = max(1, workers // max(1, len(groups)))
+    parts = [items[i::parts_per_group] for items in groups.values() for i in range(parts_per_group)]
+    result: list[Batch[Job]] = [[] for _ in range(workers)]
+    for part in sorted(parts, key=lambda p: -sum(weight(job) for _, job in p)):
+        min(result, key=lambda lane: sum(weight(job) for _, job in lane)).extend(part)
+    return [lane for lane in result if lane]
+
+
+def run_in_lanes(
+    jobs: Mapping[str, Job],
+    work: Callable[[Batch[Job]], list[tuple[str, Result]]],
+    *,
+    group: Callable[[Job], str],
+    weight: Callable[[Job], int],
+    workers: int = 0,
+) -> Iterator[tuple[str, Result]]:
+    """Yield (key, result) as jobs finish; small workloads run in this process."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1 or len(jobs) < INLINE_BELOW:
+        for item in jobs.items():
+            yield from work([item])
+        return
+    context = multiprocessing.get_context("forkserver")
+    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context) for _ in range(workers)]
+    try:
+        futures = [
+            pool.submit(work, lane[i : i + BATCH])
+            for pool, lane in zip(pools, lanes(jobs, workers, group, weight), strict=False)
+            for i in range(0, len(lane), BATCH)
+        ]
+        for future in as_completed(futures):
+            yield from future.result()
+    finally:
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
