@@ -1,0 +1,1 @@
+"""Audio visualisers drawn straight into video frames with numpy."""
