@@ -6,7 +6,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from .publish import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 from .script.model import Script
 from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline
 
+MASTER_KIND = "masters"
 PACKAGES = ("podforge", "hibari-tts", "piper-tts", "av", "numpy", "pyloudnorm", "mutagen", "pocketsphinx")
 
 
@@ -68,7 +69,8 @@ class AudioJob:
                        | {seg.source for seg in self.timeline.of_kind(MusicSegment) if seg.is_file})  # fmt: skip
         return content_key(
             kind="episode",
-            timeline=self.timeline.to_json(),
+            # Word timings change captions, not sound: leave them out so audio-only and video renders share.
+            timeline=replace(self.timeline, words={}).to_json(),
             output=self.script.front.output.model_dump(mode="json"),
             tags=asdict(self.tags()),
             media={name: file_digest(self.script.base_dir / name) for name in media},
@@ -81,37 +83,57 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def publish_audio(
-    folder: Path, stem: str, job: AudioJob, cache: ContentCache
-) -> tuple[dict[str, Path], dict[str, Any]]:
-    """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before."""
+@dataclass(frozen=True)
+class AudioResult:
+    paths: dict[str, Path]
+    levels: dict[str, Any]
+    key: str
+    mastered: Callable[[], np.ndarray]
+
+
+def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool) -> AudioResult:
+    """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before.
+
+    `keep_master` also keeps the mastered PCM (in the cache) for the video's audio track.
+    """
     key = job.key()
     suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
     written = {kind: folder / f"{stem}{suffix}" for kind, suffix in suffixes.items()}
     cached = {kind: cache.get_file("episodes", key, suffix) for kind, suffix in suffixes.items()}
     levels_file = cache.get_file("episodes", key, ".json")
-    if levels_file and all(cached.values()):
+    if levels_file and all(cached.values()) and (not keep_master or cache.has(MASTER_KIND, key)):
         for kind, path in cached.items():
             shutil.copyfile(path, written[kind])  # type: ignore[arg-type]
-        return written, {**json.loads(levels_file.read_text()), "cached": True}
-    levels = _master_and_encode(job, written)
+        levels = {**json.loads(levels_file.read_text()), "cached": True}
+        return AudioResult(written, levels, key, lambda: _cached_master(cache, key))
+    samples, levels = _master_and_encode(job, written)
     for kind, suffix in suffixes.items():
         cache.put_file("episodes", key, suffix, written[kind])
+    if keep_master:
+        cache.put_array(MASTER_KIND, key, np.round(samples * 32767).astype(np.int16))
     levels_path = folder / f".{stem}.levels.json"
     atomic_write_text(levels_path, json.dumps(levels))
     cache.put_file("episodes", key, ".json", levels_path)
     levels_path.unlink()
-    return written, {**levels, "cached": False}
+    return AudioResult(written, {**levels, "cached": False}, key, lambda: samples)
 
 
-def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> dict[str, Any]:
+def _cached_master(cache: ContentCache, key: str) -> np.ndarray:
+    pcm = cache.get_array(MASTER_KIND, key)
+    if pcm is None:
+        raise FileNotFoundError(f"mastered audio {key} vanished from the cache; render again with --no-cache")
+    return (pcm.astype(np.float32) / np.float32(32767)).astype(np.float32)
+
+
+def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndarray, dict[str, Any]]:
     out, rate = job.script.front.output, job.timeline.sample_rate
     mastered = master(job.make_mix(), rate, target_lufs=out.target_lufs, true_peak_limit_dbtp=out.true_peak_dbtp)
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
     write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters)
     if "wav" in written:
         write_wav(written["wav"], mastered.samples, rate)
-    return {"lufs": round(mastered.lufs_out, 2), "true_peak_dbtp": round(mastered.true_peak_dbtp, 2)}
+    levels = {"lufs": round(mastered.lufs_out, 2), "true_peak_dbtp": round(mastered.true_peak_dbtp, 2)}
+    return mastered.samples, levels
 
 
 def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline) -> dict[str, Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
 from .config import RenderConfig, with_front_matter
@@ -27,6 +28,7 @@ from .script.model import Script
 from .script.parser import load_script_leniently
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
+from .video import VideoJob, publish_video
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 
@@ -47,7 +49,7 @@ def _ignore(event: ProgressEvent) -> None:
 @dataclass(frozen=True)
 class RenderOptions:
     out_dir: Path
-    audio_only: bool = True
+    audio_only: bool = False
     wav: bool = False
     use_cache: bool = True
     cache_dir: Path | None = None
@@ -101,6 +103,9 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         with recorder.stage("plan"):
             inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate)
             timeline = plan_timeline(inputs)
+        if not options.audio_only:
+            with recorder.stage("align"):
+                timeline = align_timeline(timeline, cache, workers=config.workers)
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or script.front.output.wav)
         return _publish(job, cache, options, recorder, on_progress)
@@ -115,10 +120,18 @@ def _publish(
     staging = Path(tempfile.mkdtemp(prefix=".podforge-", dir=options.out_dir))
     try:
         with recorder.stage("audio") as stage:
-            staged, levels = publish_audio(staging, stem, job, cache)
-            for key, value in levels.items():
+            audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only)
+            for key, value in audio.levels.items():
                 stage.set(key, value)
+        staged = dict(audio.paths)
         on_progress(ProgressEvent("audio", 1, 1))
+        if not options.audio_only:
+            staged["mp4"] = staging / f"{stem}.mp4"
+            video_job = VideoJob(timeline, script.front.video, script.base_dir, audio.key, audio.mastered)
+            with recorder.stage("video") as stage:
+                progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
+                for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
+                    stage.set(key, value)
         with recorder.stage("publish"):
             staged.update(publish_texts(staging, stem, script, timeline))
         metrics = recorder.to_dict(

@@ -1,0 +1,229 @@
+"""Burned-in captions: the written line, paged two lines at a time, the spoken word highlighted.
+
+The aligner times the *spoken* words ("nine dollars and ninety-nine cents"); a viewer reads the
+*written* ones ("$9.99").  Each written token is expanded with ``to_speech`` to learn how many
+spoken words it stands for, and the token is timed from the first of those to the last.  When
+the totals disagree (context changes an expansion, the aligner splits a word), tokens are
+spread proportionally over the spoken words instead, so timing degrades gently, never fails.
+
+Rendering is cached: Pillow draws a page only when the page or its highlighted word changes;
+every other frame blends the cached patch over the caption box only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ..script.speech_text import to_display, to_speech
+from ..timeline import SpeechSegment, Timeline, WordTiming
+from ._draw import RGB, WHITE, Box, Frame, Patch, fit_font, font, hex_rgb
+from .layouts import Frames, caption_box_height, speech
+
+LINE_CHARS = 42
+MAX_LINES = 2
+# The highlight bridges gaps between words up to this long, so it does not blink between words.
+BRIDGE_SECONDS = 0.1
+# The last page stays up this long after its line ends, unless the next line starts first.
+LINGER_SECONDS = 0.6
+BOX_RGBA = (12, 14, 20, 178)
+
+WordTimes = list[tuple[str, int, int]]
+
+
+@lru_cache(maxsize=4096)
+def spoken_count(token: str) -> int:
+    """How many spoken words the written ``token`` becomes ("$9.99" → 6, "—" → 0)."""
+    return sum(1 for word in to_speech(token).split() if any(c.isalnum() for c in word))
+
+
+def _spread_by_chars(tokens: list[str], start: int, end: int) -> WordTimes:
+    weights = np.cumsum([0] + [len(t) + 1 for t in tokens], dtype=np.float64)
+    bounds = start + (end - start) * weights / max(weights[-1], 1.0)
+    return [(t, round(bounds[k]), round(bounds[k + 1])) for k, t in enumerate(tokens)]
+
+
+def _position_time(words: Sequence[WordTiming], p: float, as_end: bool) -> float:
+    """The clip time at fractional spoken-word position ``p`` in [0, len(words)]."""
+    k = int(p)
+    if as_end and k == p and k > 0:
+        return float(words[k - 1].end)
+    if k >= len(words):
+        return float(words[-1].end)
+    word = words[k]
+    return word.start + (p - k) * (word.end - word.start)
+
+
+def caption_word_times(segment: SpeechSegment, words: Sequence[WordTiming] | None) -> WordTimes:
+    """(written token, start, end) for each token of the segment's text, in absolute samples."""
+    tokens = to_display(segment.text).split()
+    timed = [w for w in words or () if w.word[:1] not in "<["]  # drop <sil>, [NOISE] markers
+    counts = [spoken_count(t) for t in tokens]
+    total = sum(counts)
+    if not timed or not total:
+        return _spread_by_chars(tokens, segment.start, segment.end)
+    scale = len(timed) / total  # 1.0 when written and spoken counts agree: an exact mapping
+    out: WordTimes = []
+    done = 0
+    for token, count in zip(tokens, counts, strict=True):
+        a, b = done * scale, (done + count) * scale
+        start = segment.start + _position_time(timed, a, as_end=count == 0)
+        end = segment.start + _position_time(timed, b, as_end=True)
+        out.append((token, round(start), round(max(start, end))))
+        done += count
+    return out
+
+
+@dataclass(frozen=True)
+class CaptionPage:
+    """Up to two lines on screen from ``start`` to ``end``; words carry their token index."""
+
+    start: int
+    end: int
+    lines: tuple[tuple[tuple[str, int], ...], ...]  # per line: (word text, token index)
+    color: RGB
+
+    def text_lines(self) -> list[str]:
+        return [" ".join(word for word, _ in line) for line in self.lines]
+
+
+def wrap(tokens: list[str], width: int = LINE_CHARS) -> list[list[tuple[str, int]]]:
+    """Greedy lines of at most ``width`` characters; a longer token (a URL) is hard-broken."""
+    lines: list[list[tuple[str, int]]] = [[]]
+    used = 0
+    for index, token in enumerate(tokens):
+        pieces = [token[k : k + width] for k in range(0, len(token), width)] or [token]
+        for piece in pieces:
+            if lines[-1] and used + 1 + len(piece) > width:
+                lines.append([])
+                used = 0
+            used += len(piece) + (1 if lines[-1] else 0)
+            lines[-1].append((piece, index))
+    return [line for line in lines if line]
+
+
+def pages_for(segment: SpeechSegment, times: WordTimes, color: RGB, until: int) -> list[CaptionPage]:
+    """The segment's pages; each starts when its first word starts, the last lingers to ``until``."""
+    lines = wrap([token for token, _, _ in times])
+    if not lines:
+        return []
+    chunks = [lines[k : k + MAX_LINES] for k in range(0, len(lines), MAX_LINES)]
+    starts = [segment.start] + [times[chunk[0][0][1]][1] for chunk in chunks[1:]]
+    ends = [*starts[1:], max(until, segment.end)]
+    return [
+        CaptionPage(s, max(s, e), tuple(tuple(line) for line in chunk), color)
+        for s, e, chunk in zip(starts, ends, chunks, strict=True)
+    ]
+
+
+@dataclass(frozen=True, eq=False)
+class CaptionTrack:
+    """All caption pages of an episode, and per video frame which page and token are showing."""
+
+    pages: tuple[CaptionPage, ...]
+    page: Frames  # per frame: index into pages, or -1
+    token: Frames  # per frame: highlighted token index within the page's segment, or -1
+
+
+def _mark_words(samples: Frames, times: WordTimes, token: Frames, span: slice, bridge: int) -> None:
+    for k, (_, start, end) in enumerate(times):
+        following = times[k + 1][1] if k + 1 < len(times) else end
+        stop = max(end, min(following, end + bridge))
+        a, b = np.searchsorted(samples[span], [start, stop])
+        if b > a:
+            token[span][a:b] = k
+
+
+def caption_track(timeline: Timeline, samples: Frames) -> CaptionTrack:
+    rate = timeline.sample_rate
+    lines = speech(timeline)
+    pages: list[CaptionPage] = []
+    page = np.full(len(samples), -1, dtype=np.int64)
+    token = np.full(len(samples), -1, dtype=np.int64)
+    for k, seg in enumerate(lines):
+        times = caption_word_times(seg, timeline.words.get(seg.clip))
+        follow = lines[k + 1].start if k + 1 < len(lines) else timeline.duration
+        until = min(follow, seg.end + round(LINGER_SECONDS * rate))
+        info = timeline.speakers.get(seg.speaker)
+        color = hex_rgb(info.color) if info else WHITE
+        for p in pages_for(seg, times, color, until):
+            a, b = (int(v) for v in np.searchsorted(samples, [p.start, p.end]))
+            page[a:b] = len(pages)
+            token[a:b] = -1
+            pages.append(p)
+        span = slice(int(np.searchsorted(samples, seg.start)), int(np.searchsorted(samples, until)))
+        _mark_words(samples, times, token, span, round(BRIDGE_SECONDS * rate))
+    return CaptionTrack(tuple(pages), page, token)
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """Where a page's box and words land in the frame (frame pixel coordinates)."""
+
+    box: Box
+    font: ImageFont.FreeTypeFont
+    origins: tuple[tuple[float, float], ...]  # per line: text origin (x, y)
+
+    def word_boxes(self, page: CaptionPage) -> list[tuple[int, Box]]:
+        """(token index, textbbox) of every word on the page, as Pillow would draw it."""
+        probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+        out = []
+        for (x, y), line in zip(self.origins, page.lines, strict=True):
+            for n, (word, index) in enumerate(line):
+                prefix = " ".join(w for w, _ in line[:n]) + (" " if n else "")
+                left = x + self.font.getlength(prefix)
+                box = probe.textbbox((left, y), word, font=self.font)
+                out.append((index, (int(box[0]), int(box[1]), int(box[2]) + 1, int(box[3]) + 1)))
+        return out
+
+
+class CaptionPainter:
+    """Draws the current caption page into frames, re-rendering only when page or word changes."""
+
+    def __init__(self, track: CaptionTrack, width: int, bottom: int, size: int) -> None:
+        self.track, self.width, self.bottom, self.size = track, width, bottom, size
+        self._key: tuple[int, int] = (-1, -1)
+        self._patch: Patch | None = None
+
+    def layout(self, page: CaptionPage) -> PageLayout:
+        texts = page.text_lines()
+        pad_x, leading = round(self.size * 0.55), round(self.size * 1.3)
+        widest = max(texts, key=lambda t: font("medium", self.size).getlength(t))
+        face = fit_font(widest, "medium", self.size, self.width * 0.92 - 2 * pad_x)
+        text_w = max(face.getlength(t) for t in texts)
+        box_w, box_h = round(text_w) + 2 * pad_x, caption_box_height(self.size, len(texts))
+        x0, y1 = (self.width - box_w) // 2, self.bottom
+        y0 = y1 - box_h
+        ascent, descent = face.getmetrics()
+        top = y0 + (box_h - (len(texts) - 1) * leading - ascent - descent) / 2
+        origins = tuple(((self.width - face.getlength(t)) / 2, top + n * leading) for n, t in enumerate(texts))
+        return PageLayout((x0, y0, x0 + box_w, y1), face, origins)
+
+    def render(self, page: CaptionPage, highlight: int) -> Patch:
+        """The page as an overlay patch, with token ``highlight`` in the speaker's colour."""
+        lay = self.layout(page)
+        x0, y0, x1, y1 = lay.box
+        img = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(img)
+        draw.rounded_rectangle((0, 0, x1 - x0 - 1, y1 - y0 - 1), round(self.size * 0.35), fill=BOX_RGBA)
+        for (x, y), line in zip(lay.origins, page.lines, strict=True):
+            for n, (word, index) in enumerate(line):
+                prefix = " ".join(w for w, _ in line[:n]) + (" " if n else "")
+                left = x + lay.font.getlength(prefix) - x0
+                fill = page.color if index == highlight else WHITE
+                draw.text((left, y - y0), word, font=lay.font, fill=(*fill, 255))
+        return Patch.from_image(img, x0, y0)
+
+    def draw(self, frame: Frame, i: int) -> None:
+        index = int(self.track.page[i])
+        if index < 0:
+            return
+        key = (index, int(self.track.token[i]))
+        if key != self._key or self._patch is None:
+            self._patch = self.render(self.track.pages[key[0]], key[1])
+            self._key = key
+        self._patch.blend(frame)
