@@ -32,6 +32,7 @@ TIMELINE = Timeline(
         SfxSegment(240_000, 250_000, 5, "bell.wav"),
     ),
     words={"abc": (WordTiming("hi", 0, 9600, (PhoneTiming("HH", 0, 4800), PhoneTiming("AY", 4800, 9600))),)},
+    mouths={"abc": [[0, 4800, "B", 0.3], [4800, 9600, "D", 0.9]]},
 )
 
 

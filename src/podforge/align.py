@@ -252,21 +252,27 @@ def _read_cached(path: Path) -> tuple[WordTiming, ...] | None:
 
 def _align_batch(
     batch: list[tuple[str, str]], cache_root: str, sample_rate: int
-) -> list[tuple[str, tuple[WordTiming, ...]]]:
+) -> list[tuple[str, tuple[tuple[WordTiming, ...], list[list[Any]]]]]:
+    from .visuals.visemes import keys_to_json, mouth_keys
     from .voices.synth import CLIP_KIND
 
     cache = ContentCache(Path(cache_root))
-    results = []
+    results: list[tuple[str, tuple[tuple[WordTiming, ...], list[list[Any]]]]] = []
     for clip_key, text in batch:
         samples = cache.get_array(CLIP_KIND, clip_key)
-        words = () if samples is None else aligned_words(cache, clip_key, samples, text, sample_rate)
-        results.append((clip_key, words))
+        if samples is None:
+            results.append((clip_key, ((), [])))
+            continue
+        words = aligned_words(cache, clip_key, samples, text, sample_rate)
+        results.append((clip_key, (words, keys_to_json(mouth_keys(words, samples, sample_rate)))))
     return results
 
 
 def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0) -> Timeline:
-    """The timeline with word and phone timings for every speech clip (cached per clip)."""
+    """The timeline with word and phone timings and mouth keys for every speech clip (alignment cached per clip)."""
     jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     found = dict(run_in_lanes(jobs, work, group=lambda text: "align", weight=len, workers=workers))
-    return replace(timeline, words={**timeline.words, **found})
+    words = {clip: result[0] for clip, result in found.items()}
+    mouths = {clip: result[1] for clip, result in found.items()}
+    return replace(timeline, words={**timeline.words, **words}, mouths={**timeline.mouths, **mouths})

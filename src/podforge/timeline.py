@@ -123,6 +123,8 @@ class Timeline:
     duck_db: float = -12.0
     meta: dict[str, str] = field(default_factory=dict)
     words: dict[str, tuple[WordTiming, ...]] = field(default_factory=dict)
+    # Mouth keys per clip as [start, end, shape, openness] rows (see visuals/visemes.py), clip-relative.
+    mouths: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     @property
     def timebase(self) -> str:
@@ -157,6 +159,7 @@ class Timeline:
             "speakers": {k: asdict(v) for k, v in self.speakers.items()},
             "segments": segments,
             "words": {clip: _words_to_json(words) for clip, words in self.words.items()},
+            "mouths": self.mouths,
         }
         return json.dumps(data, indent=2, ensure_ascii=False)
 
@@ -177,6 +180,7 @@ class Timeline:
             duck_db=float(data.get("duck_db", -12.0)),
             meta=dict(data.get("meta", {})),
             words={clip: _words_from_json(raw) for clip, raw in data.get("words", {}).items()},
+            mouths={clip: [list(row) for row in rows] for clip, rows in data.get("mouths", {}).items()},
         )
 
 
