@@ -29,6 +29,7 @@ test-all: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/audio.py
+	$(BIN)/python bench/video.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

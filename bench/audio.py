@@ -44,11 +44,11 @@ def long_script(minutes: float) -> str:
     return "\n".join(lines)
 
 
-def render(script: Path, out: Path, cache: Path) -> dict[str, float]:
+def render(script: Path, out: Path, cache: Path, *, audio_only: bool = True) -> dict[str, float]:
     env = {"PODFORGE_CACHE_DIR": str(cache), "PATH": str(Path(sys.executable).parent)}
+    command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out)]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out), "--audio-only"],
-                   check=True, env=env, capture_output=True)  # fmt: skip
+    subprocess.run(command + (["--audio-only"] if audio_only else []), check=True, env=env, capture_output=True)
     wall = time.perf_counter() - started
     metrics = json.loads((out / f"{script.stem}.metrics.json").read_text())
     return {"wall": wall, "audio": metrics["audio_seconds"], "rss": metrics["peak_rss_mb"]}

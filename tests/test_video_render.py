@@ -99,3 +99,13 @@ def test_the_active_speaker_is_highlighted_while_speaking(rendered):
     left, right = frame[:, :160].astype(float), frame[:, 160:].astype(float)
     blue = np.array([0x3B, 0x82, 0xF6], float)
     assert np.sum(np.linalg.norm(right - blue, axis=2) < 60) > np.sum(np.linalg.norm(left - blue, axis=2) < 60)
+
+
+def test_transcripts_are_sentence_cues_from_word_timings(rendered):
+    srt = (rendered / "episode.srt").read_text()
+    timeline = Timeline.from_json((rendered / "episode.timeline.json").read_text())
+    first = timeline.of_kind(SpeechSegment)[0]
+    assert srt.count(" --> ") == 2  # one sentence per line here
+    start = timeline.words[first.clip][0].start + first.start
+    stamp = f"{int(start / 48_000 // 60):02d}:{start / 48_000 % 60:06.3f}".replace(".", ",")
+    assert f"00:{stamp} --> " in srt

@@ -103,6 +103,21 @@ def doctor() -> None:
     show_doctor(out)
 
 
+@app.command("sync-report")
+def sync_report(video: Annotated[Path, typer.Argument(help="a rendered OUT/stem.mp4", show_default=False)]) -> None:
+    """Measure lip-sync: mouth opening per frame against the speech envelope, per face."""
+    from .errors import MediaError
+    from .syncreport import sync_report as measure
+    from .timeline import Timeline
+
+    if not video.is_file():
+        raise MediaError(f"{video.name}: no such video; give the path of a rendered .mp4")
+    beside = video.with_suffix(".timeline.json")
+    timeline = Timeline.from_json(beside.read_text(encoding="utf-8")) if beside.is_file() else None
+    for face in measure(video, timeline):
+        out.print(face.line())
+
+
 @cache_app.command("ls")
 def cache_ls() -> None:
     """List cache entries and their total size."""

@@ -19,7 +19,7 @@ from .audio.master import master
 from .cache import ContentCache, content_key
 from .publish import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 from .script.model import Script
-from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline
+from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline, WordTiming
 
 MASTER_KIND = "masters"
 PACKAGES = ("podforge", "hibari-tts", "piper-tts", "av", "numpy", "pyloudnorm", "mutagen", "pocketsphinx")
@@ -42,10 +42,44 @@ def episode_chapters(timeline: Timeline) -> list[ChapterMark]:
 
 
 def transcript_cues(timeline: Timeline) -> list[Cue]:
+    """One cue per sentence, timed by the aligned words when there are any, else per line."""
+    rate = timeline.sample_rate
+    cues = []
+    for seg in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start):
+        name = timeline.speakers[seg.speaker].display_name
+        words = timeline.words.get(seg.clip)
+        if not words:
+            cues.append(Cue(seg.start / rate, seg.end / rate, name, seg.text))
+            continue
+        cues += [Cue(start / rate, end / rate, name, text) for text, start, end in sentence_spans(seg, words)]
+    return cues
+
+
+def sentence_spans(segment: SpeechSegment, words: tuple[WordTiming, ...]) -> list[tuple[str, int, int]]:
+    """(sentence, start, end) in absolute samples, from the written words' aligned times."""
+    from .visuals.captions import caption_word_times
+
+    spans: list[tuple[str, int, int]] = []
+    current: list[tuple[str, int, int]] = []
+    timed = caption_word_times(segment, words)
+    for index, (token, start, end) in enumerate(timed):
+        current.append((token, start, end))
+        if token.endswith((".", "!", "?", "…", '."', '?"', '!"')) or index == len(timed) - 1:
+            spans.append((" ".join(t for t, _, _ in current), current[0][1], current[-1][2]))
+            current = []
+    return spans
+
+
+def word_cues(timeline: Timeline) -> list[Cue]:
+    """One cue per written word, for word-level WebVTT."""
+    from .visuals.captions import caption_word_times
+
     rate = timeline.sample_rate
     return [
-        Cue(s.start / rate, s.end / rate, timeline.speakers[s.speaker].display_name, s.text)
-        for s in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start)
+        Cue(start / rate, max(end, start + 1) / rate, timeline.speakers[seg.speaker].display_name, token)
+        for seg in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start)
+        if timeline.words.get(seg.clip)
+        for token, start, end in caption_word_times(seg, timeline.words[seg.clip])
     ]
 
 
@@ -138,10 +172,12 @@ def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndar
 
 def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline) -> dict[str, Path]:
     cues = transcript_cues(timeline)
+    extra = {"words_vtt": (f"{stem}.words.vtt", vtt_text(word_cues(timeline)))} if script.front.video.word_vtt else {}
     texts = {
         "srt": (f"{stem}.srt", srt_text(cues)),
         "vtt": (f"{stem}.vtt", vtt_text(cues)),
         "chapters": (f"{stem}.chapters.json", chapters_json(episode_chapters(timeline), title=script.title)),
         "timeline": (f"{stem}.timeline.json", timeline.to_json()),
+        **extra,
     }
     return {kind: atomic_write_text(folder / name, text) for kind, (name, text) in texts.items()}
