@@ -109,3 +109,21 @@ def test_transcripts_are_sentence_cues_from_word_timings(rendered):
     start = timeline.words[first.clip][0].start + first.start
     stamp = f"{int(start / 48_000 // 60):02d}:{start / 48_000 % 60:06.3f}".replace(".", ",")
     assert f"00:{stamp} --> " in srt
+
+
+def test_flags_override_the_front_matter(tmp_path, run_cli, write_script, fake_config):
+    script = write_script(SCRIPT.replace("Glad to be here today, thank you.", "Yes."))
+    out = tmp_path / "flags"
+    code, _, err = run_cli("render", script, "-o", out, "-c", fake_config, "--size", "180x320", "--layout", "solo")
+    assert code == 0, err
+    with av.open(str(out / "episode.mp4")) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (180, 320)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"), [("--size", "big", "--size: 'big' is not a size"), ("--layout", "grid", "--layout")]
+)
+def test_bad_video_flags(tmp_path, run_cli, write_script, fake_config, flag, value, words):
+    code, _, err = run_cli("render", write_script(SCRIPT), "-o", tmp_path / "o", "-c", fake_config, flag, value)
+    assert code == 2 and err.startswith("error: ") and words in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

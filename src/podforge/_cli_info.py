@@ -62,6 +62,10 @@ def show_doctor(console: Console) -> None:
     codecs = ("libmp3lame", "aac", "libx264", "h264_nvenc")
     found = ", ".join(f"{name} {'yes' if name in av.codecs_available else 'no'}" for name in codecs)
     console.print(f"PyAV {av.__version__}; encoders: {found}")
+    from .encode import select_encoder
+
+    choice = select_encoder("auto")
+    console.print(f"video encoder: {choice.name} ({choice.reason or 'NVENC test encode succeeded'})")
     console.print(f"GPU: {gpu.name() if gpu else 'none found (NVML unavailable); CPU paths are used'}")
     for info in ENGINES.values():
         state = "installed" if info.installed() else f"missing ({info.install_hint()})"

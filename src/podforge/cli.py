@@ -52,11 +52,18 @@ def render(
     wav: Annotated[bool, typer.Option("--wav", help="also write a 24-bit WAV")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the clip cache")] = False,
     config: ConfigOpt = None,
+    size: Annotated[str | None, typer.Option(help="video size: 1280x720, 1920x1080, 1080x1920, 1080x1080")] = None,
+    fps: Annotated[int | None, typer.Option(help="video frame rate: 25 or 30")] = None,
+    layout: Annotated[str | None, typer.Option(help="solo, duo, active-speaker or audiogram")] = None,
+    no_captions: Annotated[bool, typer.Option("--no-captions", help="no burned-in captions")] = False,
 ) -> None:
-    """Render SCRIPT into OUT: mp3, srt, vtt, chapters, timeline and metrics."""
+    """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
     from ._cli_render import run_render
 
-    run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config)
+    flags: dict[str, object] = {"size": size, "fps": fps, "layout": layout, "captions": False if no_captions else None}
+    video_flags = {key: value for key, value in flags.items() if value is not None}
+    run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
+               video_flags=video_flags)  # fmt: skip
 
 
 @app.command()

@@ -173,13 +173,27 @@ class RenderConfig(_Strict):
     workers: int = Field(default=0, ge=0, le=64, description="0 = one per core")
     music: MusicConfig = Field(default_factory=MusicConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    video: VideoConfig = Field(default_factory=VideoConfig)
 
 
 def with_front_matter(config: RenderConfig, front: FrontMatter) -> RenderConfig:
     """The render config with what the script's front matter sets explicitly laid over it."""
     music = config.music.model_copy(update=front.music.model_dump(exclude_unset=True))
     output = config.output.model_copy(update=front.output.model_dump(exclude_unset=True))
-    return config.model_copy(update={"music": music, "output": output})
+    video = config.video.model_copy(update=front.video.model_dump(exclude_unset=True))
+    return config.model_copy(update={"music": music, "output": output, "video": video})
+
+
+def with_video_flags(config: RenderConfig, flags: dict[str, object]) -> RenderConfig:
+    """Command-line video flags (--size, --fps, --layout, --no-captions) over everything else."""
+    if not flags:
+        return config
+    try:
+        video = VideoConfig.model_validate({**config.video.model_dump(), **flags})
+    except ValidationError as exc:
+        (key_path, message), *_ = describe_validation_error(exc)
+        raise ConfigError(f"--{str(key_path[0]).replace('_', '-')}: {message}") from exc
+    return config.model_copy(update={"video": video})
 
 
 def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

@@ -17,6 +17,7 @@ from ._atomic import atomic_write_text
 from .audio.export import Chapter, Tags, write_mp3, write_wav
 from .audio.master import master
 from .cache import ContentCache, content_key
+from .config import RenderConfig, VideoConfig
 from .publish import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 from .script.model import Script
 from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline, WordTiming
@@ -91,6 +92,7 @@ class AudioJob:
     timeline: Timeline
     make_mix: Callable[[], np.ndarray]
     wav: bool
+    config: RenderConfig
 
     def tags(self) -> Tags:
         front = self.script.front
@@ -105,7 +107,7 @@ class AudioJob:
             kind="episode",
             # Word timings change captions, not sound: leave them out so audio-only and video renders share.
             timeline=replace(self.timeline, words={}).to_json(),
-            output=self.script.front.output.model_dump(mode="json"),
+            output=self.config.output.model_dump(mode="json"),
             tags=asdict(self.tags()),
             media={name: file_digest(self.script.base_dir / name) for name in media},
             versions=versions(),
@@ -160,7 +162,7 @@ def _cached_master(cache: ContentCache, key: str) -> np.ndarray:
 
 
 def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndarray, dict[str, Any]]:
-    out, rate = job.script.front.output, job.timeline.sample_rate
+    out, rate = job.config.output, job.timeline.sample_rate
     mastered = master(job.make_mix(), rate, target_lufs=out.target_lufs, true_peak_limit_dbtp=out.true_peak_dbtp)
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
     write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters)
@@ -170,9 +172,9 @@ def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndar
     return mastered.samples, levels
 
 
-def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline) -> dict[str, Path]:
+def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline, video: VideoConfig) -> dict[str, Path]:
     cues = transcript_cues(timeline)
-    extra = {"words_vtt": (f"{stem}.words.vtt", vtt_text(word_cues(timeline)))} if script.front.video.word_vtt else {}
+    extra = {"words_vtt": (f"{stem}.words.vtt", vtt_text(word_cues(timeline)))} if video.word_vtt else {}
     texts = {
         "srt": (f"{stem}.srt", srt_text(cues)),
         "vtt": (f"{stem}.vtt", vtt_text(cues)),

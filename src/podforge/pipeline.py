@@ -20,7 +20,7 @@ import numpy as np
 from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
-from .config import RenderConfig, with_front_matter
+from .config import RenderConfig, with_front_matter, with_video_flags
 from .metrics import StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -55,6 +55,7 @@ class RenderOptions:
     cache_dir: Path | None = None
     config: RenderConfig = field(default_factory=RenderConfig)
     stem: str | None = None
+    video_flags: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,13 @@ class RenderResult:
     metrics: dict[str, object]
 
 
-def check(script_path: Path, config: RenderConfig | None = None) -> CheckedScript:
+def check(
+    script_path: Path, config: RenderConfig | None = None, video_flags: dict[str, object] | None = None
+) -> CheckedScript:
     """Parse and validate only; raises ScriptError listing every problem."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
-    config = with_front_matter(config, script.front)
+    config = with_video_flags(with_front_matter(config, script.front), video_flags or {})
     return check_script(script, config, problems)
 
 
@@ -90,7 +93,7 @@ def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
     recorder = StageRecorder()
     with recorder.stage("parse"):
-        checked = check(script_path, options.config)
+        checked = check(script_path, options.config, options.video_flags)
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options) as cache:
@@ -107,7 +110,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             with recorder.stage("align"):
                 timeline = align_timeline(timeline, cache, workers=config.workers)
         sources = _sources(timeline, cache, checked)
-        job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or script.front.output.wav)
+        job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
         return _publish(job, cache, options, recorder, on_progress)
 
 
@@ -127,13 +130,13 @@ def _publish(
         on_progress(ProgressEvent("audio", 1, 1))
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
-            video_job = VideoJob(timeline, script.front.video, script.base_dir, audio.key, audio.mastered)
+            video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered)
             with recorder.stage("video") as stage:
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)
         with recorder.stage("publish"):
-            staged.update(publish_texts(staging, stem, script, timeline))
+            staged.update(publish_texts(staging, stem, script, timeline, job.config.video))
         metrics = recorder.to_dict(
             script.title, timeline.seconds, options=_options_record(options), versions=versions()
         )

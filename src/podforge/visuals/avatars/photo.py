@@ -1,0 +1,389 @@
+"""A talking photo: one portrait animated by Rhubarb mouth shapes, openness, blinks and small head motion.
+
+How a frame is made:
+
+1. At load the face is fitted once (FaceMesh, cached by image bytes) and a square around it is cut
+   and scaled so the face fills ~55% of it.
+2. Each mouth shape and the blink get a *forward displacement field*: the lips, jaw line and eyelids
+   are told where to go at full strength, the nose, eyes, brows and a ring of anchors around the head
+   stay put, and a thin-plate spline spreads that smoothly over every other landmark.
+3. A frame moves the mesh vertices by openness x field (+ blink x field) and warps the photo
+   piecewise-affinely over a Delaunay triangulation of the landmarks. A mesh, unlike a coarse
+   displacement grid, keeps a lip gap sharp when it closes to a pixel. Outside the anchor ring the
+   map is the identity, so the background never moves.
+4. The opened mouth is painted: a shaded cavity, teeth under the upper lip, a tongue, with a
+   feathered edge. The lips themselves remain the photo's, only warped.
+
+Warp maps are cached per (shape, openness in 1/16 steps, blink in 1/8 steps); a cached frame costs
+one `cv2.remap` over the face plus the small mouth painting (a new one ~5 ms more).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from scipy.interpolate import RBFInterpolator
+from scipy.spatial import Delaunay
+
+from ...cache import ContentCache
+from . import _landmarks as lm
+from ._landmarks import FaceFit, fit_face, landmarks_of, mouth_opening
+from .pose import AvatarPose
+
+__all__ = ["SHAPES", "FaceFit", "MouthShape", "PhotoAvatar", "PhotoPose", "fit_face", "landmarks_of", "mouth_opening"]
+
+Frame = npt.NDArray[np.uint8]
+Field = npt.NDArray[np.float32]
+Moves = dict[int, npt.NDArray[np.float64]]  # landmark index -> displacement at full strength
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1, end-exclusive
+Maps = npt.NDArray[Any]  # cv2 fixed-point remap tables
+FACE_SHARE = 0.55  # face extent / crop side
+OPEN_STEPS, BLINK_STEPS = 16, 8
+MAX_OPEN = 1.2
+MAP_CACHE = 48  # ~0.5 MB of fixed-point maps each
+
+
+@dataclass(frozen=True)
+class MouthShape:
+    """One Rhubarb mouth at full openness; lengths are fractions of the face height."""
+
+    gap: float  # inner-lip gap at the middle of the mouth
+    width: float = 0.0  # mouth-corner stretch as a fraction of mouth width; negative narrows
+    lift: float = 0.3  # share of the gap change taken by the upper lip; the jaw takes the rest
+    jaw: float = 0.9  # how far the chin follows the lower lip
+    round: float = 0.0  # 0 a lens-shaped opening, 1 an oval one (E, F)
+    pout: float = 0.0  # extra lip thickness when the lips push forward
+    teeth: float = 0.0  # upper-teeth band height
+    lower_teeth: float = 0.0
+    tongue: float = 0.0  # share of the gap the tongue fills from below
+
+
+SHAPES: dict[str, MouthShape] = {
+    "A": MouthShape(gap=0.0, lift=0.5, jaw=0.6),  # M, B, P: lips pressed together
+    "B": MouthShape(gap=0.04, width=0.08, lift=0.45, teeth=0.03, lower_teeth=0.02),
+    "C": MouthShape(gap=0.10, width=0.06, lift=0.25, teeth=0.035, tongue=0.35),
+    "D": MouthShape(gap=0.17, width=0.0, lift=0.2, round=0.4, teeth=0.04, tongue=0.4),
+    "E": MouthShape(gap=0.08, width=-0.16, lift=0.3, round=0.8, pout=0.01, teeth=0.012, tongue=0.2),
+    "F": MouthShape(gap=0.03, width=-0.3, lift=0.4, jaw=0.3, round=1.0, pout=0.02),
+    "G": MouthShape(gap=0.03, width=0.02, lift=0.6, jaw=0.2, teeth=0.03),  # F, V: teeth on the lower lip
+    "H": MouthShape(gap=0.07, width=0.02, lift=0.25, teeth=0.025, tongue=0.5),  # L, TH: tongue up
+    "X": MouthShape(gap=0.005, lift=0.5, jaw=0.6),  # rest: lips lightly together
+}
+
+
+@dataclass(frozen=True)
+class PhotoPose:
+    """One frame's pose, with the same meaning as `pose.AvatarPose` (which `render` also takes).
+
+    Head offsets are pixels at size 512 (scaled with the avatar), positive down/right; tilt is in
+    degrees, positive clockwise on screen.
+    """
+
+    mouth: str = "X"
+    openness: float = 0.0  # 0..1.2 (a little past the shape's full opening)
+    blink: float = 0.0  # 0 open .. 1 closed
+    head_dx: float = 0.0
+    head_dy: float = 0.0
+    tilt_deg: float = 0.0
+
+
+def _smoothstep(lo: npt.ArrayLike, hi: npt.ArrayLike, x: npt.ArrayLike) -> Field:
+    low = np.asarray(lo, np.float32)
+    t = np.clip((np.asarray(x, np.float32) - low) / (np.asarray(hi, np.float32) - low), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def _mouth_targets(points: Field, shape: MouthShape) -> Moves:
+    """Full-strength displacement of the lips and jaw line for one mouth shape."""
+    center, along, down, height = lm.mouth_axes(points)
+    upper_in, lower_in = points[list(lm.INNER_UPPER)], points[list(lm.INNER_LOWER)]
+    u = ((upper_in + lower_in) / 2 - center) @ along
+    u = u / max(float(np.abs(u).max()), 1e-6)
+    profile = np.clip(1.0 - u**2, 0.0, 1.0) ** (0.8 - 0.35 * shape.round)
+    target = np.maximum(shape.gap * profile, 0.005) * height  # touching lips keep a pixel: no fold
+    change = target - (lower_in - upper_in) @ down  # per lip column; negative closes
+    moves: Moves = {}
+    rows = (
+        (lm.INNER_UPPER, -shape.lift, 0.0),
+        (lm.OUTER_UPPER, -shape.lift, -shape.pout),
+        (lm.INNER_LOWER, 1 - shape.lift, 0.0),
+        (lm.OUTER_LOWER, 1 - shape.lift, shape.pout),
+    )
+    for row, share, pout in rows:
+        for k, index in enumerate(row):
+            stretch = shape.width * (points[index] - center)  # about the centre: narrowing also eases a smile
+            moves[index] = stretch + (share * change[k] + pout * height * profile[k]) * down
+    drop = (1 - shape.lift) * float(change[len(change) // 2]) * shape.jaw
+    half_face = max(float(np.ptp(points[list(lm.FACE_OVAL)] @ along)) / 2, 1e-6)
+    for index in (*lm.FACE_OVAL, *lm.CHIN, *lm.CHEEKS):
+        offset = points[index] - center
+        # The jaw hinges near the ears: the chin drops most, the jaw angles little, nothing above the mouth.
+        weight = _smoothstep(0.0, 0.12, float(offset @ down) / height) * max(0.0, 1 - (offset @ along / half_face) ** 2)
+        moves.setdefault(index, (float(weight) * drop * down).astype(np.float64))
+    return moves
+
+
+def _field(vertices: Field, n_free: int, moves: Moves, still: tuple[int, ...]) -> Field:
+    """Spread the given moves over every vertex with a thin-plate spline; `still` and the anchor ring stay."""
+    known = {i: np.zeros(2) for i in still} | moves | {i: np.zeros(2) for i in range(n_free, len(vertices))}
+    keys = np.array(sorted(known))
+    values = np.array([known[i] for i in keys])
+    spline = RBFInterpolator(vertices[keys].astype(np.float64), values, kernel="thin_plate_spline")
+    result = spline(vertices.astype(np.float64)).astype(np.float32)
+    result[keys] = values  # exact where prescribed; the spline only fills in between
+    result[np.abs(result).max(axis=1) < 0.02] = 0.0  # so untouched triangles are skipped, not re-warped
+    return result
+
+
+def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape) -> Field:
+    """One field for the upper lip and face above it, one for the lower lip and jaw, joined at the lip line.
+
+    A single spline through both lips would have to tear a closed mouth open between two points a
+    pixel apart, and it overshoots wildly around them; each half on its own is smooth.
+    """
+    moves = _mouth_targets(points, shape)
+    upper, lower = lm.lip_sides(points)
+    still = (*lm.NOSE, *lm.BROWS, *lm.EYE_CORNERS, *(i for eye in lm.EYES for row in eye for i in row))
+    above = _field(vertices, n_free, {i: m for i, m in moves.items() if i not in lower - upper}, still)
+    below = _field(vertices, n_free, {i: m for i, m in moves.items() if i not in upper - lower}, still)
+    weight = lm.below_lip_line(vertices, points, upper, lower)
+    return (above * (1 - weight[:, None]) + below * weight[:, None]).astype(np.float32)
+
+
+def _blink_field(vertices: Field, n_free: int, points: Field) -> Field:
+    """Upper lids nearly meet slightly raised lower lids; the crease above follows part way."""
+    moves: Moves = {}
+    for upper, lower, crease in lm.EYES:
+        for top, bottom, fold in zip(upper, lower, crease, strict=True):
+            gap = (points[bottom] - points[top]).astype(np.float64)
+            moves[top], moves[bottom], moves[fold] = 0.86 * gap, -0.1 * gap, 0.4 * gap
+    lips = (*lm.INNER_UPPER, *lm.OUTER_UPPER, *lm.INNER_LOWER, *lm.OUTER_LOWER)
+    return _field(vertices, n_free, moves, (*lm.NOSE, *lm.BROWS, *lm.EYE_CORNERS, *lm.FACE_OVAL, *lm.CHEEKS, *lips))
+
+
+def _affine_maps(
+    src: Field, dst: Field, tris: npt.NDArray[np.int32], shape: tuple[int, int]
+) -> tuple[Box, Field, Field]:
+    """Backward maps (output pixel -> source pixel) for the given triangles, over their bounding box."""
+    corners = dst[tris].reshape(-1, 2)
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 2, (shape[1], shape[0]))
+    # A triangle turned inside out (a pose past what the mesh can take) is drawn first, so its
+    # neighbours paint over it and the damage stays a few pixels wide.
+    edges = dst[tris][:, 1:] - dst[tris][:, :1]
+    tris = tris[np.argsort(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0] > 0, kind="stable")]
+    ids = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
+    fixed_point = np.round((dst[tris] - (x0, y0)) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
+    for index, triangle in enumerate(fixed_point):
+        cv2.fillConvexPoly(ids, triangle, (index,), cv2.LINE_8, 2)
+    # Per triangle the affine a with [x y 1] @ a = source point; the extra last row is the identity,
+    # which the -1 of pixels outside every triangle picks.
+    system = np.concatenate([dst[tris], np.ones((len(tris), 3, 1), np.float32)], axis=2).astype(np.float64)
+    flat = np.abs(np.linalg.det(system)) < 1e-6
+    system[flat] = np.eye(3)  # a triangle squashed to a line covers no pixel centre worth a map
+    coef = np.linalg.solve(system, src[tris].astype(np.float64))
+    coef[flat] = [[1, 0], [0, 1], [0, 0]]
+    coef = np.concatenate([coef, [[[1, 0], [0, 1], [0, 0]]]]).astype(np.float32).reshape(-1, 6)
+    picked = coef[ids]
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    map_x = picked[..., 0] * xs + picked[..., 2] * ys + picked[..., 4]
+    map_y = picked[..., 1] * xs + picked[..., 3] * ys + picked[..., 5]
+    return (int(x0), int(y0), int(x1), int(y1)), map_x, map_y
+
+
+class PhotoAvatar:
+    """A portrait that talks: `render(pose)` returns one size x size RGB frame."""
+
+    def __init__(self, image_path: Path, size: int = 512, cache: ContentCache | None = None) -> None:
+        fit = fit_face(Path(image_path), cache)
+        self.size = size
+        self.base, cropped = lm.crop_face(lm.read_rgb(Path(image_path)), fit.landmarks, size, FACE_SHARE)
+        self.landmarks = lm.part_lips(cropped)
+        self.vertices, n_free = lm.mesh_vertices(self.landmarks)
+        self.triangles = Delaunay(self.vertices).simplices.astype(np.int32)
+        self.fields = {
+            name: _mouth_field(self.vertices, n_free, self.landmarks, shape) for name, shape in SHAPES.items()
+        }
+        self.blink_field = _blink_field(self.vertices, n_free, self.landmarks)
+        oval = self.landmarks[list(lm.FACE_OVAL)]
+        self.face_center = (oval.min(axis=0) + oval.max(axis=0)) / 2
+        _, _, self.down, self.face_height = lm.mouth_axes(self.landmarks)
+        self.palette = lm.sample_palette(self.base, self.landmarks)
+        self._maps: OrderedDict[tuple[str, int, int], tuple[Box, Maps, Maps]] = OrderedDict()
+
+    @staticmethod
+    def shape_of(letter: str) -> str:
+        name = letter.strip().upper()
+        if name not in SHAPES:
+            raise ValueError(f"unknown mouth shape {letter!r}; expected one of {' '.join(SHAPES)}")
+        return name
+
+    def destination(self, mouth: str, openness: float, blink: float = 0.0) -> Field:
+        """Where every mesh vertex goes for a pose (before head motion); the first 468 are landmarks."""
+        field = self.fields[self.shape_of(mouth)]
+        # A shape that closes this photo's mouth stops at closed: past 1 the lips would cross.
+        if float((field[lm.LOWER_LIP] - field[lm.UPPER_LIP]) @ self.down) < 0:
+            openness = min(openness, 1.0)
+        return self.vertices + openness * field + blink * self.blink_field
+
+    def render(self, pose: PhotoPose | AvatarPose) -> Frame:
+        """One (size, size, 3) RGB frame; openness and blink are rounded to the cached map steps."""
+        name = self.shape_of(pose.mouth)
+        open_step = round(float(np.clip(pose.openness, 0.0, MAX_OPEN)) * OPEN_STEPS)
+        blink_step = round(float(np.clip(pose.blink, 0.0, 1.0)) * BLINK_STEPS)
+        openness, blink = open_step / OPEN_STEPS, blink_step / BLINK_STEPS
+        frame = self.base.copy()
+        warp = self._warp(name, open_step, blink_step) if open_step or blink_step else None
+        if warp is not None:
+            (x0, y0, x1, y1), map_a, map_b = warp
+            frame[y0:y1, x0:x1] = cv2.remap(self.base, map_a, map_b, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            dst = self.destination(name, openness, blink)
+            if blink > 0.5:
+                self._paint_lids(frame, dst, blink)
+            if open_step:
+                self._paint_mouth(frame, SHAPES[name], dst, openness)
+        if pose.head_dx or pose.head_dy or pose.tilt_deg:
+            center = (float(self.face_center[0]), float(self.face_center[1]))
+            matrix = np.asarray(cv2.getRotationMatrix2D(center, -pose.tilt_deg, 1.0), np.float64)  # cv2: anticlockwise
+            matrix[:, 2] += np.array([pose.head_dx, pose.head_dy]) * self.size / 512
+            moved = cv2.warpAffine(frame, matrix, (self.size, self.size), borderMode=cv2.BORDER_REFLECT)
+            frame = np.asarray(moved, np.uint8)
+        return frame
+
+    def _warp(self, name: str, open_step: int, blink_step: int) -> tuple[Box, Maps, Maps] | None:
+        key = (name, open_step, blink_step)
+        if key in self._maps:
+            self._maps.move_to_end(key)
+            return self._maps[key]
+        dst = self.destination(name, open_step / OPEN_STEPS, blink_step / BLINK_STEPS)
+        moving = np.abs(dst - self.vertices).max(axis=1) > 0
+        tris = self.triangles[moving[self.triangles].any(axis=1)]
+        if not len(tris):  # this photo already has the shape
+            return None
+        box, map_x, map_y = _affine_maps(self.vertices, dst, tris, self.base.shape[:2])
+        map_a, map_b = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)  # fixed point: half the memory, faster remap
+        self._maps[key] = (box, np.asarray(map_a), np.asarray(map_b))
+        if len(self._maps) > MAP_CACHE:
+            self._maps.popitem(last=False)
+        return self._maps[key]
+
+    def _paint_lids(self, frame: Frame, dst: Field, blink: float) -> None:
+        """Cover the last sliver of a closing eye with lid skin and a soft lash line; the warp did the rest."""
+        strength = float(_smoothstep(0.5, 1.0, blink))
+        for (upper, lower, _), (c0, c1), skin, opening in zip(
+            lm.EYES, lm.EYE_CORNER_PAIRS, self.palette.lids, self.palette.eye_open, strict=True
+        ):
+            lid = lm.smooth_curve(dst[[c0, *upper, c1]], 24)
+            lid = lid[np.argsort(lid[:, 0])]  # left to right, whichever eye, for np.interp
+            top = lid - np.array([0, 0.6 * opening])  # the lash band above the lid line, stretched by the warp
+            rim = lm.smooth_curve(dst[[c0, *lower, c1]], 24)
+            rim = rim[np.argsort(-rim[:, 0])] + np.array([0, 1])
+            box, mask = _polygon_mask(np.vstack([top, rim]), 3, self.size)
+            x0, y0, x1, y1 = box
+            xs = np.arange(x0, x1, dtype=np.float32)
+            below_top = np.arange(y0, y1)[:, None] - np.interp(xs, top[:, 0], top[:, 1])
+            # Fade in downwards, so the painted lid blends into the warped lid texture above it.
+            alpha = cv2.GaussianBlur(mask, (0, 0), 1.0) * _smoothstep(0.0, 0.5 * opening + 1, below_top) * strength
+            _blend(frame, box, skin, alpha)
+            lash = np.zeros_like(mask)
+            width = max(1, self.size // 300)
+            cv2.polylines(lash, [np.round((lid - (x0, y0)) * 16).astype(np.int32)], False, 1.0, width, cv2.LINE_AA, 4)
+            across = (xs - (lid[0, 0] + lid[-1, 0]) / 2) / max((lid[-1, 0] - lid[0, 0]) / 2, 1.0)
+            taper = 0.25 + 0.75 * np.sqrt(np.clip(1 - across**2, 0, 1))  # lashes thin out to the corners
+            _blend(frame, box, skin * 0.3, cv2.GaussianBlur(lash, (0, 0), 0.8) * taper * 0.85 * strength)
+
+    def _paint_mouth(self, frame: Frame, shape: MouthShape, dst: Field, openness: float) -> None:
+        """Paint the mouth cavity inside the warped inner-lip contour, feathered into the lips."""
+        upper = lm.smooth_curve(dst[list(lm.INNER_UPPER)])
+        lower = lm.smooth_curve(dst[list(lm.INNER_LOWER)])
+        # A nearly closed mouth gets a thin seam, an open one a cavity grown over FaceMesh's inner lip line
+        # (it runs a pixel or two inside the lips, and the photo's own teeth or lip shine would show there).
+        gap = float(np.linalg.norm(dst[lm.LOWER_LIP] - dst[lm.UPPER_LIP])) / self.face_height
+        grow = max(1, round(self.size / 256 * float(_smoothstep(0.01, 0.04, gap))))
+        box, mask = _polygon_mask(np.vstack([upper, lower[::-1][1:-1]]), 3 * grow, self.size)
+        if mask.shape[0] < 2 or mask.shape[1] < 2:
+            return
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        mask = np.asarray(cv2.dilate(mask, disc), np.float32)
+        origin = np.array(box[:2], np.float32)
+        colour = _cavity(shape, upper - origin, lower - origin, mask, self.face_height, grow, self.palette)
+        # Fade the cavity in over the first eighth of openness: a photo's own open mouth is not swapped in one frame.
+        _blend(frame, box, colour, cv2.GaussianBlur(mask, (0, 0), 0.5 + 0.5 * grow) * min(1.0, openness * 8))
+
+
+def _polygon_mask(outline: Field, pad: int, size: int) -> tuple[Box, npt.NDArray[np.float32]]:
+    """An anti-aliased 0..1 mask of a polygon over its bounding box (plus `pad`), clipped to the frame."""
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + pad, size)
+    mask = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.float32)
+    if mask.size:
+        cv2.fillPoly(mask, [np.round((outline - (x0, y0)) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    return (int(x0), int(y0), int(x1), int(y1)), mask
+
+
+def _blend(frame: Frame, box: Box, colour: Field, alpha: npt.NDArray[np.float32]) -> None:
+    x0, y0, x1, y1 = box
+    patch = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (patch + (colour - patch) * alpha[..., None]).round().clip(0, 255).astype(np.uint8)
+
+
+RIM, DEEP = np.array([100, 44, 46], np.float32), np.array([24, 10, 12], np.float32)
+TONGUE, ENAMEL, TIP = (np.array(c, np.float32) for c in ((160, 74, 80), (236, 230, 214), (176, 176, 178)))
+
+
+def _cavity(
+    shape: MouthShape, upper: Field, lower: Field, mask: Field, face_height: float, grow: int, palette: lm.Palette
+) -> Field:
+    """The inside of the mouth as an RGB float patch: shaded cavity, tongue, upper and lower teeth."""
+    xs = np.arange(mask.shape[1], dtype=np.float32)
+    ys = np.arange(mask.shape[0], dtype=np.float32)[:, None]
+    order_u, order_l = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    top = np.interp(xs, upper[order_u, 0], upper[order_u, 1])[None, :] - grow
+    bottom = np.interp(xs, lower[order_l, 0], lower[order_l, 1])[None, :] + grow
+    gap = np.maximum(bottom - top, 0.5)
+    left, right = float(upper[:, 0].min()), float(upper[:, 0].max())
+    half = max((right - left) / 2, 1.0)
+    u = np.clip((xs - (left + right) / 2) / half, -1, 1)[None, :]
+    # The lips' wet inner rim catches some light; a few pixels in, the cavity is near black.
+    edge = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+    colour = _mix(DEEP, RIM * palette.light, np.exp(-edge / (0.012 * face_height)))
+    closed = 1 - _smoothstep(0.012, 0.04, (gap - 2 * grow) / face_height)  # lips touching: a shadowed lip seam
+    colour = _mix(colour, np.broadcast_to(palette.lip * 0.55, colour.shape), np.broadcast_to(closed * 0.7, gap.shape))
+    if shape.tongue:
+        crest = bottom - shape.tongue * gap * (1 - 0.6 * u**2)  # a mound, lower at the sides
+        shade = 0.45 + 0.45 * _smoothstep(0.0, 1.0, (ys - crest) / np.maximum(bottom - crest, 1.0))
+        tongue = TONGUE * palette.light * (shade * (1 - 0.5 * u**2))[..., None]
+        colour = _mix(colour, tongue, _smoothstep(-1.5, 3.5, ys - crest) * (1 - u**2))
+    colour = _teeth(colour, ys - top, np.minimum(shape.teeth * face_height, 0.6 * gap), u, half, palette.light)
+    teeth = np.minimum(shape.lower_teeth * face_height, 0.35 * gap)
+    return _teeth(colour, bottom - ys, teeth, u, half, 0.8 * palette.light)
+
+
+TOOTH_GAPS = np.array([0.0, 0.3, 0.52, 0.7], np.float32)  # |u| between teeth: incisors, laterals, canines
+
+
+def _teeth(colour: Field, below: Field, band: Field, u: Field, half: float, light: float) -> Field:
+    """A row of teeth `band` px deep from a lip edge (`below` px away), shaded towards corners and lip."""
+    if not np.any(band > 0.5):
+        return colour
+    to_gap = np.abs(np.abs(u)[..., None] - TOOTH_GAPS).min(axis=-1) * half  # px to the nearest gap between teeth
+    seam = np.exp(-((to_gap / 0.8) ** 2))
+    reach = band * np.sqrt(np.clip(1 - u**2 / 0.75, 0, 1)) - 0.6 * seam  # side teeth recede; tips are rounded
+    inside = _smoothstep(-1.0, 0.5, below) * (1 - _smoothstep(-1.2, 0.6, below - reach)) * (reach > 0.5)
+    shade = (0.5 + 0.5 * (1 - u**2)) * (0.72 + 0.28 * _smoothstep(0.0, 0.35 * band + 0.5, below)) * (1 - 0.1 * seam)
+    # The biting edge is thin enamel, greyer than the body of the tooth.
+    tip = _smoothstep(-2.5, 0.0, below - reach)[..., None] * 0.5
+    enamel = np.minimum((ENAMEL * (1 - tip) + TIP * tip) * (light * shade)[..., None], 255)
+    return _mix(colour, enamel, inside)
+
+
+def _mix(a: Field, b: Field, t: npt.NDArray[np.float32]) -> Field:
+    weight = t[..., None] if t.ndim == 2 else t
+    return (a + (b - a) * weight).astype(np.float32)
