@@ -30,6 +30,8 @@ test-all: lint
 bench: $(STAMP)
 	$(BIN)/python bench/audio.py
 	$(BIN)/python bench/video.py
+	$(BIN)/python bench/video.py --minutes 10 --avatars
+	$(BIN)/python bench/avatar.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -21,14 +21,15 @@ VERBS = ["changes", "shapes", "explains", "limits", "improves", "complicates", "
 OBJECTS = ["how we publish", "what listeners hear", "the editing work", "the whole workflow", "our budget"]
 
 
-def long_script(minutes: float) -> str:
+def long_script(minutes: float, avatars: tuple[str, str] = ("", "")) -> str:
     """Two hosts, unique lines (so the cache cannot dedupe them), ~150 words a minute."""
+    alex, sam = (f', avatar: "{a}"' if a else "" for a in avatars)
     lines = [
         "---",
         "title: Bench",
         "speakers:",
-        '  ALEX: {voice: "hibari:heart"}',
-        '  SAM: {voice: "piper:joe"}',
+        f'  ALEX: {{voice: "hibari:heart"{alex}}}',
+        f'  SAM: {{voice: "piper:joe"{sam}}}',
         "---",
     ]
     words, turn = 0, 0

@@ -4,7 +4,7 @@ For each length: the full `podforge render` wall time (cold cache, separate proc
 stage alone, the "floor" (encoding the same number of ready-made 720p frames with the same
 encoder, see encode_floor.py), their ratios, the realtime factor and peak RSS. Memory should not
 grow with length: compare the 2- and 10-minute peak RSS.
-    .venv/bin/python bench/video.py [--minutes 2 10]
+    .venv/bin/python bench/video.py [--minutes 2 10] [--avatars]
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from audio import long_script, render
 from encode_floor import bare_encode_seconds
 
 
-def bench(minutes: float, work: Path) -> dict[str, float]:
+def bench(minutes: float, work: Path, avatars: bool) -> dict[str, float]:
     script = work / f"long{minutes:g}.md"
-    script.write_text(long_script(minutes), encoding="utf-8")
+    pair = ("illustrated", f"photo:{portrait(work).name}") if avatars else ("", "")
+    script.write_text(long_script(minutes, pair), encoding="utf-8")
     out = work / f"out{minutes:g}"
     run = render(script, out, work / f"cache{minutes:g}", audio_only=False)
     metrics = json.loads((out / f"{script.stem}.metrics.json").read_text())
@@ -32,17 +33,30 @@ def bench(minutes: float, work: Path) -> dict[str, float]:
     return {**run, "video": video["wall_seconds"], "floor": floor, "frames": video["frames"]}
 
 
+def portrait(folder: Path) -> Path:
+    """A public-domain portrait (scikit-image's astronaut) for the photo avatar."""
+    from PIL import Image
+    from skimage import data
+
+    path = folder / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 10.0])
+    parser.add_argument("--avatars", action="store_true", help="an illustrated and a photo avatar instead of cards")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in args.minutes:
-            r = bench(minutes, Path(tmp))
+            r = bench(minutes, Path(tmp), args.avatars)
             factor, encode_ratio, stage_ratio = r["wall"] / r["audio"], r["wall"] / r["floor"], r["video"] / r["floor"]
-            print(f"{minutes:g}-minute two-host script, 720p25: {r['audio']:.0f} s of audio, {r['frames']:.0f} frames")
+            kind = "illustrated + photo avatars" if args.avatars else "initials cards"
+            print(f"{minutes:g}-minute two-host script, 720p25, {kind}: {r['audio']:.0f} s of audio")
             print(f"  full render {r['wall']:.1f} s, realtime factor {factor:.3f}, peak RSS {r['rss']:.0f} MB")
-            print(f"  video stage {r['video']:.1f} s; bare encode of the same frames {r['floor']:.1f} s")
+            frames = f"{r['frames']:.0f} frames"
+            print(f"  video stage {r['video']:.1f} s for {frames}; bare encode of as many {r['floor']:.1f} s")
             print(f"  full render / bare encode {encode_ratio:.2f}; video stage / bare encode {stage_ratio:.2f}")
 
 
