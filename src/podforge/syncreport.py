@@ -48,46 +48,53 @@ def speech_envelope(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np
     return np.sqrt(np.mean(frames**2, axis=1))
 
 
+def _regions(width: int, height: int, faces: int) -> list[tuple[slice, slice]]:
+    """Where to look for each face: two hosts sit side by side (or stacked in a vertical video)."""
+    if faces <= 1:
+        return [(slice(0, height), slice(0, width))]
+    if width >= height:
+        step = width // faces
+        return [(slice(0, height), slice(i * step, (i + 1) * step)) for i in range(faces)]
+    step = height // faces
+    return [(slice(i * step, (i + 1) * step), slice(0, width)) for i in range(faces)]
+
+
 def mouth_tracks(video: Path, faces: int = 2) -> tuple[list[npt.NDArray[np.float64]], float]:
-    """Per face (ordered left to right), the mouth opening in every frame (NaN where not found); and the fps."""
+    """Per face region, the mouth opening in every frame (NaN where no face was found); and the fps."""
     import av
 
     from .visuals.avatars._landmarks import mouth_opening
 
-    openings: list[list[tuple[float, float]]] = []
+    rows: list[list[float]] = []
     try:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
             fps = float(stream.average_rate or 25)
-            mesh = _video_mesh(faces)
+            regions = _regions(stream.codec_context.width, stream.codec_context.height, faces)
+            meshes = [_video_mesh() for _ in regions]
             for frame in container.decode(stream):
-                faces_found = mesh(np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
-                openings.append(sorted((float(lm[:, 0].mean()), mouth_opening(lm)) for lm in faces_found))
+                rgb = np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
+                found = [mesh(np.ascontiguousarray(rgb[r])) for mesh, r in zip(meshes, regions, strict=True)]
+                rows.append([mouth_opening(lm) if lm is not None else np.nan for lm in found])
     except av.error.FFmpegError as exc:
         raise MediaError(f"{video.name}: cannot decode the video ({exc})") from exc
-    counts = [len(found) for found in openings]
-    tracks = max(counts, default=0)
-    result = [np.full(len(openings), np.nan) for _ in range(tracks)]
-    for index, seen in enumerate(openings):
-        if len(seen) == tracks:
-            for face, (_, opening) in enumerate(seen):
-                result[face][index] = opening
-    return result, fps
+    table = np.array(rows, np.float64).reshape(len(rows), len(regions))
+    return [table[:, i] for i in range(table.shape[1])], fps
 
 
-def _video_mesh(faces: int) -> Callable[[npt.NDArray[np.uint8]], list[npt.NDArray[np.float32]]]:
-    """FaceMesh in tracking mode: landmarks (478, 2) in pixels for each face in a frame."""
+def _video_mesh() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32] | None]:
+    """FaceMesh in tracking mode for one region: landmarks (478, 2) in pixels, or None."""
     import mediapipe as mp
 
-    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=faces, refine_landmarks=True)
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
 
-    def find(frame: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+    def find(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
         result = mesh.process(frame)
+        if not result.multi_face_landmarks:
+            return None
         height, width = frame.shape[:2]
-        return [
-            np.array([(p.x * width, p.y * height) for p in face.landmark], np.float32)
-            for face in (result.multi_face_landmarks or [])
-        ]
+        points = result.multi_face_landmarks[0].landmark
+        return np.array([(p.x * width, p.y * height) for p in points], np.float32)
 
     return find
 
@@ -132,8 +139,9 @@ def sync_report(video: Path, timeline: Timeline | None = None) -> list[FaceSync]
 
     audio = decode_audio(video, 48_000)
     envelope = speech_envelope(audio, 48_000)
-    tracks, fps = mouth_tracks(video)
-    if not tracks:
+    faces = min(2, len(timeline.speakers)) if timeline is not None else 2
+    tracks, fps = mouth_tracks(video, faces)
+    if not any(np.isfinite(track).any() for track in tracks):
         raise MediaError(f"{video.name}: no face found in any frame; sync-report needs visible avatar faces")
     report = []
     for index, (track, (speaker, mask)) in enumerate(

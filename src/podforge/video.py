@@ -53,12 +53,12 @@ def publish_video(
     if cached is not None:
         shutil.copyfile(cached, path)
         return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": True}
-    frames = _encode(path, job, choice, on_frames)
+    frames = _encode(path, job, choice, cache, on_frames)
     cache.put_file("videos", key, ".mp4", path)
     return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": False, "frames": frames}
 
 
-def _encode(path: Path, job: VideoJob, choice: Any, on_frames: Callable[[int, int], None]) -> int:
+def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_frames: Callable[[int, int], None]) -> int:
     from .visuals.frames import plan_frames, render_frames
     from .visuals.visualizers import AudioFeatures
 
@@ -66,7 +66,7 @@ def _encode(path: Path, job: VideoJob, choice: Any, on_frames: Callable[[int, in
     width, height = video.dimensions
     settings = VideoSettings(width, height, video.fps, video.crf, video.preset, encoder=choice)
     audio = job.mastered()
-    plan = plan_frames(job.timeline, video, job.base_dir)
+    plan = plan_frames(job.timeline, video, job.base_dir, cache=cache)
     features = AudioFeatures(audio, job.timeline.sample_rate, video.fps)
     written = 0
     with VideoWriter(path, settings, audio, job.timeline.sample_rate) as writer:

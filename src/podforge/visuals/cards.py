@@ -1,8 +1,9 @@
 """The pictures drawn once per episode: speaker tiles, cover, title card, name straps, chapter cards.
 
 Everything here runs at plan time and returns Pillow RGBA images; the frame loop only blits or
-blends what these produce.  Until avatars exist a speaker is shown by their portrait file, or by
-an initials card in their colour.
+blends what these produce.  A speaker without an avatar is shown by their portrait file, or by an
+initials card in their colour; a tile that holds an avatar is drawn in layers (panel, then the
+avatar each frame, then the trim: name tag and outline).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from ..timeline import SpeakerInfo
@@ -32,14 +35,17 @@ from ._draw import (
 _ENGINE_PREFIX = re.compile(r"^([a-z][a-z0-9_-]+):(?![\\/])(.*)$")
 _BLACK: RGB = (0, 0, 0)
 DIM_BRIGHTNESS = 0.55
+DIM_SATURATION = 0.7
+FAINT = (255, 255, 255, 40)  # an unlit tile's outline
 
 
 def portrait(avatar: str, base_dir: Path) -> Image.Image | None:
-    """The speaker's portrait image, if their avatar names an image file.
+    """The speaker's still portrait image, if their avatar names an image file.
 
-    A bare path ("faces/sam.jpg") is explicit: missing or broken is a MediaError.  An avatar
-    style ("illustrated", "photo") draws an initials card; "photo:faces/x.jpg" uses the file when
-    it is there (an avatar engine may supply it later) and an initials card when it is not.
+    A bare path ("faces/sam.jpg") is explicit: missing or broken is a MediaError.  "photo:faces/x.jpg"
+    uses the file when it is there (an avatar engine may supply it later).  The still is what shows
+    when no talking avatar is drawn (see :func:`avatar_spec`): a tile too small for a face, a
+    picture in which no face is found; otherwise the tile shows an initials card.
     """
     value = avatar.strip()
     match = _ENGINE_PREFIX.match(value)
@@ -51,10 +57,34 @@ def portrait(avatar: str, base_dir: Path) -> Image.Image | None:
     return load_image(base_dir / value, "portrait")
 
 
+def avatar_spec(avatar: str, base_dir: Path) -> tuple[bool, Path | None]:
+    """(whether the speaker gets a talking avatar, the photo it animates, or None for the illustrated one).
+
+    "illustrated" draws one; "photo:faces/x.jpg" or a bare image path animates that photo.  A bare
+    "photo", or "photo:" naming a file that is not there, gets the illustrated avatar: podforge has
+    no generator for a default portrait.  "" and other engines' values ("sadtalker:...") keep the
+    card :func:`portrait` gives.  Call :func:`portrait` first: it raises for a bad bare path.
+    """
+    value = avatar.strip()
+    match = _ENGINE_PREFIX.match(value)
+    if match:
+        engine, path = match.group(1), base_dir / match.group(2)
+        if engine == "photo":
+            return True, path if match.group(2) and path.is_file() else None
+        return engine == "illustrated", None
+    if value in ("illustrated", "photo"):
+        return True, None
+    if not value or ("/" not in value and "\\" not in value and "." not in value):
+        return False, None
+    return True, base_dir / value
+
+
 def _initials_art(name: str, color: RGB, size: tuple[int, int], disc: int, centre_y: float = 0.5) -> Image.Image:
-    """A panel in a deep shade of the speaker's colour with a disc of their initials."""
+    """A panel in a deep shade of the speaker's colour with a disc of their initials (none when ``disc`` is 0)."""
     width, height = size
     art = Image.fromarray(gradient(width, height, mix(color, _BLACK, 0.55), mix(color, _BLACK, 0.8))).convert("RGBA")
+    if disc <= 0:  # an avatar stands in for the disc
+        return art
     circle = Image.new("RGBA", (disc, disc), (*color, 255))
     shade = Image.fromarray(gradient(disc, disc, mix(color, WHITE, 0.18), mix(color, _BLACK, 0.12))).convert("RGBA")
     circle = Image.composite(shade, circle, ellipse_mask(disc, disc))
@@ -66,15 +96,17 @@ def _initials_art(name: str, color: RGB, size: tuple[int, int], disc: int, centr
     return art
 
 
-def stage_art(info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], unit: int, room: int) -> Image.Image:
-    """A full-frame shot of one speaker; the initials disc sits centred in the top ``room`` px."""
+def stage_art(
+    info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], unit: int, room: int, disc: bool = True
+) -> Image.Image:
+    """A full-frame shot of one speaker; the initials disc (unless ``disc`` is off) sits in the top ``room`` px."""
     width, height = size
     color = hex_rgb(info.color)
     if photo is not None:
         art = cover_crop(photo, width, height)
     else:
-        disc = round(min(width * 0.8, room * 0.62))
-        art = _initials_art(info.display_name, color, size, disc, centre_y=room * 0.55 / height)
+        side = round(min(width * 0.8, room * 0.62)) if disc else 0
+        art = _initials_art(info.display_name, color, size, side, centre_y=room * 0.55 / height)
     return art
 
 
@@ -99,29 +131,70 @@ def speaker_tile(
     info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], unit: int, lit: bool
 ) -> Image.Image:
     """One speaker's rounded panel; ``lit`` adds the ring in their colour, otherwise it is dimmed."""
+    tile = tile_panel(info, photo, size, lit)
+    tile.alpha_composite(tile_trim(info, size, unit, lit))
+    return tile
+
+
+def tile_panel(
+    info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], lit: bool, disc: bool = True
+) -> Image.Image:
+    """A tile's rounded background: the portrait, or the speaker's colour with their initials unless ``disc`` is off."""
     width, height = size
-    color = hex_rgb(info.color)
     if photo is not None:
         art = cover_crop(photo, width, height)
     else:
         # The disc sits a little high, leaving the lower third of the tile to the name strap.
-        art = _initials_art(info.display_name, color, size, round(min(width, height) * 0.48), centre_y=0.42)
+        side = round(min(width, height) * 0.48) if disc else 0
+        art = _initials_art(info.display_name, hex_rgb(info.color), size, side, centre_y=0.42)
+    if not lit:
+        art = dim(art)
+    art.putalpha(rounded_mask(width, height, tile_radius(size)))
+    return art
+
+
+def tile_trim(info: SpeakerInfo, size: tuple[int, int], unit: int, lit: bool) -> Image.Image:
+    """What lies on top of a tile's panel (and of an avatar drawn into it): the name tag and the outline."""
+    height = size[1]
+    color = hex_rgb(info.color)
+    trim = Image.new("RGBA", size, (0, 0, 0, 0))
     tag = name_tag(info.display_name, color if lit else None, round(unit * 0.024))
     inset = round(unit * 0.022)
-    art.alpha_composite(tag, (inset, height - inset - tag.height))
-    if not lit:
-        art = ImageEnhance.Brightness(ImageEnhance.Color(art).enhance(0.7)).enhance(DIM_BRIGHTNESS)
-    radius = round(min(width, height) * 0.06)
-    art.putalpha(rounded_mask(width, height, radius))
+    trim.alpha_composite(tag if lit else dim(tag), (inset, height - inset - tag.height))
     ring = ring_width(unit) if lit else max(1, round(unit * 0.002))
-    outline = (*color, 255) if lit else (255, 255, 255, 40)
+    trim.alpha_composite(outline(size, tile_radius(size), (*color, 255) if lit else FAINT, ring))
+    return trim
+
+
+def tile_radius(size: tuple[int, int]) -> int:
+    return round(min(size) * 0.06)
+
+
+def outline(size: tuple[int, int], radius: int, color: tuple[int, int, int, int], ring: int) -> Image.Image:
+    """An anti-aliased rounded-rectangle outline ``ring`` px wide, inside the edge of a ``size`` box."""
+    width, height = size
     # Transparent pixels carry the outline's colour so the box-filter reduce does not darken the edge.
-    border = Image.new("RGBA", (width * 3, height * 3), (*outline[:3], 0))
+    border = Image.new("RGBA", (width * 3, height * 3), (*color[:3], 0))
     ImageDraw.Draw(border).rounded_rectangle(
-        (0, 0, width * 3 - 1, height * 3 - 1), radius * 3, outline=outline, width=ring * 3
+        (0, 0, width * 3 - 1, height * 3 - 1), radius * 3, outline=color, width=ring * 3
     )
-    art.alpha_composite(border.reduce(3))
-    return art
+    return border.reduce(3)
+
+
+def dim(img: Image.Image) -> Image.Image:
+    """The image as an inactive speaker's tile shows it: less saturated and darker, alpha kept."""
+    rgb = ImageEnhance.Color(img.convert("RGB")).enhance(DIM_SATURATION)
+    out = ImageEnhance.Brightness(rgb).enhance(DIM_BRIGHTNESS).convert("RGBA")
+    out.putalpha(img.getchannel("A"))
+    return out
+
+
+def dim_pixels(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """:func:`dim` for an RGB (or premultiplied) array, so avatars drawn each frame match their dimmed tile."""
+    pixels = rgb.astype(np.float32)
+    grey = pixels @ np.array([[0.299], [0.587], [0.114]], np.float32)  # Pillow's L conversion
+    dimmed = (grey + DIM_SATURATION * (pixels - grey)) * DIM_BRIGHTNESS
+    return np.clip(dimmed + 0.5, 0, 255).astype(np.uint8)
 
 
 def ring_width(unit: int) -> int:

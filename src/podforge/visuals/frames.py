@@ -1,11 +1,13 @@
 """The episode's video frames, streamed: everything static is drawn once, each frame adds what moves.
 
 ``plan_frames`` does all the work that does not depend on the frame number: it validates the
-image files, draws the base images (background, title, tiles or cover), the highlighted tile
-patches, the title card, straps and chapter cards, and turns the timeline into per-frame index
-arrays (who is lit, whose shot, which caption page and word).  ``render_frames`` then copies a
-base into one reused buffer per frame and blits or blends only the parts that change, which
-keeps 720p at several hundred frames a second on one core before the visualiser's own cost.
+image files, fits photo avatars, draws the base images (background, title, tiles or cover), the
+highlighted tile patches, the title card, straps and chapter cards, and turns the timeline into
+per-frame arrays (who is lit, whose shot, which caption page and word, each avatar's mouth).
+``render_frames`` then copies a base into one reused buffer per frame and blits or blends only the
+parts that change, which keeps 720p at several hundred frames a second on one core before the
+visualiser's and the avatars' own cost (an avatar is one render and blend per new pose, a copy
+for a cached one; see ``avatars/tiles.py``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw
 
+from ..cache import ContentCache
 from ..config import VideoConfig
-from ..timeline import ChapterSegment, SpeakerInfo, Timeline
+from ..timeline import ChapterSegment, Timeline
 from . import cards
-from ._draw import RGB, Box, Frame, Patch, backdrop, fit_font, hex_rgb, load_image
+from ._draw import RGB, Frame, Patch, backdrop, hex_rgb, load_image
+from .avatars.tiles import AvatarPainter, SpeakerAvatar, avatar_size, avatar_source
+from .avatars.track import mouth_track
 from .captions import CaptionPainter, CaptionTrack, caption_track
 from .layouts import Frames, Geometry, active_track, caption_box_height, frame_samples, geometry, shot_track, speech
+from .stage import LitTile, Sources, Staged, avatar_area, draw_title, stage
 from .visualizers import AudioFeatures, Visualizer, VisualizerStyle
 
 TITLE_SECONDS = 3.0
@@ -32,15 +37,6 @@ STRAP_SECONDS = 4.0
 CHAPTER_SECONDS = 2.5
 OVERLAY_FADE_SECONDS = 0.35
 _POSITION_KEYS = {"x", "y", "width", "height"}
-
-
-@dataclass(frozen=True, eq=False)
-class LitTile:
-    """A highlighted speaker tile, already composed over the background, to copy over its box."""
-
-    box: Box  # where the dimmed tile sits in the base image
-    lit_box: Box  # the larger box the highlighted patch covers (ring, scale and glow)
-    pixels: Frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +77,7 @@ class FramePlan:
     captions: CaptionTrack | None
     caption_bottom: int
     visualizer: VisualizerStyle | None
+    avatars: tuple[SpeakerAvatar, ...] = ()
 
     def title_opacity(self, i: int) -> float:
         if i >= self.title_end:
@@ -88,8 +85,11 @@ class FramePlan:
         return min(1.0, (self.title_end - i) / max(self.title_fade, 1))
 
 
-def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path) -> FramePlan:
-    """Validate media and draw every static layer; raises MediaError for a bad cover or portrait."""
+def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path, cache: ContentCache | None = None) -> FramePlan:
+    """Validate media and draw every static layer; raises MediaError for a bad cover or portrait.
+
+    ``cache`` keeps photo avatars' face fits between runs (fitting one takes a second or two).
+    """
     width, height = video.dimensions
     labels = list(timeline.speakers)
     photos = {label: cards.portrait(info.avatar, base_dir) for label, info in timeline.speakers.items()}
@@ -98,18 +98,57 @@ def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path) -> Frame
     samples = frame_samples(timeline, video.fps)
     style = _visualizer_style(video, geo)
     clean = _clean_base(timeline, video, geo)
-    bases, tiles = _stage(timeline, video.layout, geo, clean, photos, cover)
-    base_track = shot_track(timeline, labels, samples) if len(bases) > 1 else None
+    sources = _avatar_sources(timeline, video.layout, geo, base_dir, cache)
+    photos = {label: None if sources[label] else photo for label, photo in photos.items()}  # the avatar replaces it
+    staged = stage(timeline, video.layout, geo, clean, photos, cover, sources)
+    base_track = shot_track(timeline, labels, samples) if len(staged.bases) > 1 else None
     active = active_track(timeline, labels, samples) if labels else np.full(len(samples), -1, np.int64)
     title_end, title_fade, title = _title(timeline, video, samples)
     bottom = _caption_bottom(geo, style)
+    avatars = _speaker_avatars(timeline, video, staged, sources, active, base_track, samples)
     return FramePlan(
-        width, height, video.fps, len(samples), video.layout, tuple(labels), geo, bases, base_track, tiles,
-        active, title, title_end, title_fade,
+        width, height, video.fps, len(samples), video.layout, tuple(labels), geo, staged.bases, base_track,
+        staged.tiles, active, title, title_end, title_fade,
         _straps(timeline, geo, video.layout, samples, base_track, title_end)
         + _chapters(timeline, geo, samples, title_end),
-        caption_track(timeline, samples) if video.captions else None, bottom, style,
+        caption_track(timeline, samples) if video.captions else None, bottom, style, avatars,
     )  # fmt: skip
+
+
+def _avatar_sources(
+    timeline: Timeline, layout: str, geo: Geometry, base_dir: Path, cache: ContentCache | None
+) -> Sources:
+    """Per speaker, their talking avatar at its drawn size, or None for a card (see ``cards.avatar_spec``)."""
+    sources: Sources = {}
+    for k, (label, info) in enumerate(timeline.speakers.items()):
+        wanted, photo = cards.avatar_spec(info.avatar, base_dir)
+        if not wanted or layout == "audiogram":  # the audiogram shows cover art, nobody's face
+            sources[label] = None
+            continue
+        size = avatar_size(photo is not None, avatar_area(layout, geo, k), geo.unit, alone=layout != "duo")
+        sources[label] = avatar_source(hex_rgb(info.color), k, photo, size, cache)
+    return sources
+
+
+def _speaker_avatars(
+    timeline: Timeline, video: VideoConfig, staged: Staged, sources: Sources, active: Frames,
+    base_track: Frames | None, samples: Frames,
+) -> tuple[SpeakerAvatar, ...]:  # fmt: skip
+    """Each avatar's slots and per-frame timing; duo shows the lit slot while its speaker has the floor."""
+    count, out = len(timeline.speakers), []
+    for k, label in enumerate(timeline.speakers):
+        source = sources[label]
+        if source is None or label not in staged.slots:
+            continue
+        if video.layout == "duo":
+            slot_track = (active == k).astype(np.int8)  # slots are (dimmed, lit)
+        else:
+            shown = base_track == k if base_track is not None else np.ones(len(samples), bool)
+            slot_track = np.where(shown, 0, -1).astype(np.int8)
+        side = 1 if k < (count - 1) / 2 or count == 1 else -1  # left of centre, the partner is to the right
+        mouth = mouth_track(timeline, label, samples, video.fps)
+        out.append(SpeakerAvatar(source, staged.slots[label], slot_track, mouth, k, side))
+    return tuple(out)
 
 
 def render_frames(plan: FramePlan, features: AudioFeatures) -> Iterator[npt.NDArray[np.uint8]]:
@@ -131,6 +170,7 @@ class FrameRenderer:
         self.plan = plan
         self.buffer = np.empty((plan.height, plan.width, 3), dtype=np.uint8)
         self.vis = Visualizer(plan.visualizer, (plan.width, plan.height), features) if plan.visualizer else None
+        self.avatars = [AvatarPainter(avatar, features.loudness_track, plan.fps) for avatar in plan.avatars]
         self.painter = None
         if plan.captions is not None:
             self.painter = CaptionPainter(plan.captions, plan.width, plan.caption_bottom, plan.geometry.caption_size)
@@ -148,6 +188,8 @@ class FrameRenderer:
                 tile = plan.tiles[who]
                 x0, y0, x1, y1 = tile.lit_box
                 buffer[y0:y1, x0:x1] = tile.pixels
+            for avatar in self.avatars:
+                avatar.draw(buffer, i)
             if self.vis is not None:
                 self.vis.draw(buffer, i)  # past the audio's end it reads as silence
             if title > 0.0:
@@ -195,80 +237,7 @@ def _caption_bottom(geo: Geometry, style: VisualizerStyle | None) -> int:
 def _clean_base(timeline: Timeline, video: VideoConfig, geo: Geometry) -> Frame:
     """The background with the episode title in the top-left of the title-safe area."""
     frame = backdrop(geo.width, geo.height, hex_rgb(video.background))
-    _draw_title(frame, timeline.title, geo)
-    return frame
-
-
-def _draw_title(frame: Frame, title: str, geo: Geometry) -> None:
-    if not title:
-        return
-    x0, y0, x1, y1 = geo.title
-    face = fit_font(title, "medium", round((y1 - y0) / 1.3), x1 - x0)
-    img = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
-    ImageDraw.Draw(img).text((0, 0), title, font=face, fill=(255, 255, 255, 215))
-    Patch.from_image(img, x0, y0).blend(frame)
-
-
-def _stage(
-    timeline: Timeline,
-    layout: str,
-    geo: Geometry,
-    clean: Frame,
-    photos: dict[str, Image.Image | None],
-    cover: Image.Image | None,
-) -> tuple[tuple[Frame, ...], tuple[LitTile, ...]]:
-    """(base images, highlighted tiles) for the layout."""
-    infos = list(timeline.speakers.values())
-    if layout == "audiogram" or not infos:
-        x0, y0, x1, _ = geo.tiles[0]
-        color = hex_rgb(infos[0].color) if infos else (90, 110, 160)
-        base = clean.copy()
-        Patch.from_image(cards.cover_art(cover, x1 - x0, timeline.title, color), x0, y0).blend(base)
-        return (base,), ()
-    if layout == "active-speaker":
-        return tuple(_full_frame_shot(timeline, geo, info, photos[k]) for k, info in timeline.speakers.items()), ()
-    if layout == "solo":
-        return tuple(_solo_base(geo, clean, info, photos[k]) for k, info in timeline.speakers.items()), ()
-    base = clean.copy()
-    tiles = []
-    for (label, info), box in zip(timeline.speakers.items(), geo.tiles, strict=False):
-        x0, y0, x1, y1 = box
-        Patch.from_image(cards.speaker_tile(info, photos[label], (x1 - x0, y1 - y0), geo.unit, False), x0, y0).blend(
-            base
-        )
-        tiles.append(_lit_tile(geo, clean, info, photos[label], box))
-    return (base,), tuple(tiles)
-
-
-def _lit_tile(geo: Geometry, clean: Frame, info: SpeakerInfo, photo: Image.Image | None, box: Box) -> LitTile:
-    """The highlighted tile: a little larger, ringed and haloed in the speaker's colour."""
-    grow, spread = round(0.012 * geo.unit), round(0.009 * geo.unit)
-    x0, y0, x1, y1 = box
-    tile = cards.speaker_tile(info, photo, (x1 - x0 + 2 * grow, y1 - y0 + 2 * grow), geo.unit, True)
-    art = cards.glow(tile, hex_rgb(info.color), spread)
-    lx0, ly0 = x0 - grow - spread, y0 - grow - spread
-    lit_box = (max(lx0, 0), max(ly0, 0), min(lx0 + art.width, geo.width), min(ly0 + art.height, geo.height))
-    pixels = clean.copy()
-    Patch.from_image(art, lx0, ly0).blend(pixels)
-    return LitTile(box, lit_box, np.ascontiguousarray(pixels[lit_box[1] : lit_box[3], lit_box[0] : lit_box[2]]))
-
-
-def _solo_base(geo: Geometry, clean: Frame, info: SpeakerInfo, photo: Image.Image | None) -> Frame:
-    x0, y0, x1, y1 = geo.tiles[0]
-    base = clean.copy()
-    tile = cards.speaker_tile(info, photo, (x1 - x0, y1 - y0), geo.unit, True)
-    spread = round(0.009 * geo.unit)
-    Patch.from_image(cards.glow(tile, hex_rgb(info.color), spread), x0 - spread, y0 - spread).blend(base)
-    return base
-
-
-def _full_frame_shot(timeline: Timeline, geo: Geometry, info: SpeakerInfo, photo: Image.Image | None) -> Frame:
-    room = geo.visualizer[1]
-    art = cards.stage_art(info, photo, (geo.width, geo.height), geo.unit, room)
-    tag = cards.name_tag(info.display_name, hex_rgb(info.color), round(geo.unit * 0.03))
-    art.alpha_composite(tag, (geo.title[0], room - round(0.02 * geo.unit) - tag.height))
-    frame = np.asarray(art.convert("RGB")).copy()
-    _draw_title(frame, timeline.title, geo)
+    draw_title(frame, timeline.title, geo)
     return frame
 
 
