@@ -83,6 +83,11 @@ class ExternalAvatarConfig:
     timeout_s: float = 3600.0
 
 
+def _user_path(value: str) -> Path:
+    """A path from the user's settings: `~` expanded, made absolute (the tool runs in its own cwd)."""
+    return Path(os.path.abspath(os.path.expanduser(value)))
+
+
 class ExternalAvatar:
     """Runs SadTalker or Wav2Lip on one portrait and one voice track."""
 
@@ -138,7 +143,7 @@ class ExternalAvatar:
         cfg = self.config
         if cfg.repo is None:
             return [self._launcher()], None
-        repo = Path(os.path.abspath(os.path.expanduser(cfg.repo)))
+        repo = _user_path(cfg.repo)
         script = repo / "inference.py"
         if not script.is_file():
             raise self._error(
@@ -177,7 +182,7 @@ class ExternalAvatar:
     def _wav2lip_checkpoint(self) -> Path:
         cfg = self.config
         if cfg.checkpoint is not None:
-            path = Path(os.path.abspath(os.path.expanduser(cfg.checkpoint)))
+            path = _user_path(cfg.checkpoint)
             if not path.is_file():
                 raise self._error(
                     f"Wav2Lip checkpoint not found at {path}: set avatar.checkpoint to the wav2lip_gan.pth or "
@@ -186,7 +191,7 @@ class ExternalAvatar:
             return path
         where = ""
         if cfg.repo is not None:
-            repo = Path(os.path.abspath(os.path.expanduser(cfg.repo)))
+            repo = _user_path(cfg.repo)
             for candidate in (repo / name for name in _WAV2LIP_WEIGHTS):
                 if candidate.is_file():
                     return candidate
@@ -212,7 +217,7 @@ class ExternalAvatar:
         flags = ["--driven_audio", str(audio), "--source_image", str(portrait), "--result_dir", str(out_dir)]
         flags += ["--still", "--preprocess", "full"]
         if cfg.checkpoint is not None:
-            checkpoints = Path(os.path.abspath(os.path.expanduser(cfg.checkpoint)))
+            checkpoints = _user_path(cfg.checkpoint)
             if not checkpoints.is_dir():
                 raise self._error(
                     f"SadTalker checkpoints folder not found at {checkpoints}: set avatar.checkpoint to the "
