@@ -27,9 +27,21 @@ def heard(demo_out):
     return recognise(decoded(demo_out / "demo.mp3"))
 
 
-def test_demo_writes_the_audio_outputs(demo_out):
-    for ext in ("mp3", "srt", "vtt", "chapters.json", "timeline.json", "metrics.json"):
+def test_demo_writes_every_output(demo_out):
+    for ext in ("mp4", "mp3", "srt", "vtt", "chapters.json", "timeline.json", "metrics.json"):
         assert (demo_out / f"demo.{ext}").stat().st_size > 0
+
+
+def test_demo_video_covers_the_episode(demo_out):
+    import av
+
+    timeline = Timeline.from_json((demo_out / "demo.timeline.json").read_text())
+    with av.open(str(demo_out / "demo.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (1280, 720) and stream.average_rate == 25
+        frames = stream.frames
+    assert abs(frames / 25 - timeline.seconds) <= 1 / 25
+    assert {info.avatar for info in timeline.speakers.values()} == {"photo:alex.jpg", "illustrated"}
 
 
 def test_demo_loudness(demo_out):
