@@ -84,9 +84,11 @@ def mouth_tracks(video: Path, faces: int = 2) -> tuple[list[npt.NDArray[np.float
 
 def _video_mesh() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32] | None]:
     """FaceMesh in tracking mode for one region: landmarks (478, 2) in pixels, or None."""
-    import mediapipe as mp
+    from .visuals.avatars._landmarks import import_mediapipe
 
-    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
+    mesh = import_mediapipe().solutions.face_mesh.FaceMesh(
+        static_image_mode=False, max_num_faces=1, refine_landmarks=True
+    )
 
     def find(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
         result = mesh.process(frame)

@@ -8,6 +8,7 @@ graph (~100 ms), running it costs a few milliseconds per frame.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -63,10 +64,19 @@ class FaceFit:
     image_size: tuple[int, int]  # width, height
 
 
+def import_mediapipe() -> Any:
+    """MediaPipe with its C++ start-up chatter (TFLite delegates, feedback managers) kept off the terminal."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import mediapipe
+
+    return mediapipe
+
+
 @lru_cache(maxsize=1)
 def _face_mesh() -> Any:
     try:
-        import mediapipe as mp
+        mp = import_mediapipe()
     except ImportError as exc:
         raise EngineError(
             "photo avatars need MediaPipe FaceMesh; install it with: pip install 'podforge[photo]'", engine="photo"
