@@ -27,7 +27,7 @@ def _load_transformers_model(folder: Path) -> tuple[Any, Any, int]:
     from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
     # network-ok: local_files_only — only a folder the user configured is read.
-    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)  # network-ok
     model = MusicgenForConditionalGeneration.from_pretrained(folder, local_files_only=True)  # network-ok
     return processor, model, int(model.config.audio_encoder.sampling_rate)
 

@@ -276,15 +276,15 @@ def _which(command: str) -> str | None:
 
 
 def _refuse_shell_words(outfile: Path, audio: Path) -> None:
-    # Wav2Lip's inference.py builds its ffmpeg commands by string formatting and runs them with
-    # shell=True: --outfile always, --audio when it does not end in .wav. Such a path with a space
+    # Wav2Lip's inference.py builds its ffmpeg commands by string formatting and runs them through
+    # a shell: --outfile always, --audio when it does not end in .wav. Such a path with a space
     # would be split, and one with `;` or `$(` would run as a command, so refuse it up front.
     exposed = [outfile] if str(audio).endswith(".wav") else [outfile, audio]
     for path in exposed:
         if shlex.quote(str(path)) != str(path):
             raise EngineError(
-                f"Wav2Lip would hand {str(path)!r} to a shell unquoted (its inference.py runs ffmpeg with "
-                "shell=True); use an output folder and audio path made only of letters, digits and - _ . / : , + = @ %",
+                f"Wav2Lip would hand {str(path)!r} to a shell unquoted (its inference.py runs ffmpeg through "
+                "a shell); use an output folder and audio path made only of letters, digits and - _ . / : , + = @ %",
                 engine="wav2lip",
             )
 
