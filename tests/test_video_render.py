@@ -127,3 +127,14 @@ def test_bad_video_flags(tmp_path, run_cli, write_script, fake_config, flag, val
     code, _, err = run_cli("render", write_script(SCRIPT), "-o", tmp_path / "o", "-c", fake_config, flag, value)
     assert code == 2 and err.startswith("error: ") and words in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_audio_only_render_reuses_the_video_renders_master(tmp_path, run_cli, write_script, fake_config):
+    script = write_script(SCRIPT)
+    code, _, err = run_cli("render", script, "-o", tmp_path / "v", "-c", fake_config)
+    assert code == 0, err
+    code, _, err = run_cli("render", script, "-o", tmp_path / "a", "--audio-only", "-c", fake_config)
+    assert code == 0, err
+    stages = json.loads((tmp_path / "a" / "episode.metrics.json").read_text())["stages"]
+    assert next(s for s in stages if s["name"] == "audio")["cached"] is True
+    assert (tmp_path / "a" / "episode.mp3").read_bytes() == (tmp_path / "v" / "episode.mp3").read_bytes()

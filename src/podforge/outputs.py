@@ -105,8 +105,9 @@ class AudioJob:
                        | {seg.source for seg in self.timeline.of_kind(MusicSegment) if seg.is_file})  # fmt: skip
         return content_key(
             kind="episode",
-            # Word timings change captions, not sound: leave them out so audio-only and video renders share.
-            timeline=replace(self.timeline, words={}).to_json(),
+            # Word timings and mouths change the picture, not the sound: leave them out so audio-only
+            # and video renders of the same script share one mastered episode.
+            timeline=replace(self.timeline, words={}, mouths={}).to_json(),
             output=self.config.output.model_dump(mode="json"),
             tags=asdict(self.tags()),
             media={name: file_digest(self.script.base_dir / name) for name in media},
