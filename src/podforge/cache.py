@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,8 @@ class ContentCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
 
-    def _path(self, kind: str, key: str) -> Path:
-        return self.root / kind / key[:2] / f"{key}.npy"
+    def _path(self, kind: str, key: str, suffix: str = ".npy") -> Path:
+        return self.root / kind / key[:2] / f"{key}{suffix}"
 
     def get_array(self, kind: str, key: str) -> npt.NDArray[Any] | None:
         path = self._path(kind, key)
@@ -71,26 +71,31 @@ class ContentCache:
         return self._path(kind, key).exists()
 
     def put_array(self, kind: str, key: str, array: npt.NDArray[Any]) -> Path:
-        path = self._path(kind, key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        def fill(tmp: Path) -> None:
+            with tmp.open("wb") as handle:
                 np.save(handle, array, allow_pickle=False)
-        except OSError as exc:
-            log.warning("could not write cache entry %s (%s)", path, exc)
+
+        path = self._path(kind, key)
+        self._write(path, fill)
         return path
 
     def get_file(self, kind: str, key: str, suffix: str) -> Path | None:
-        path = self.root / kind / key[:2] / f"{key}{suffix}"
+        path = self._path(kind, key, suffix)
         return path if path.is_file() else None
 
     def put_file(self, kind: str, key: str, suffix: str, source: Path) -> None:
         """Copy a finished file in; a failure only warns, since the cache is an optimisation."""
-        path = self.root / kind / key[:2] / f"{key}{suffix}"
+        self._write(self._path(kind, key, suffix), lambda tmp: shutil.copyfile(source, tmp))
+
+    def put_text(self, kind: str, key: str, suffix: str, text: str) -> None:
+        self._write(self._path(kind, key, suffix), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    @staticmethod
+    def _write(path: Path, fill: Callable[[Path], object]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
-                shutil.copyfile(source, tmp)
+                fill(tmp)
         except OSError as exc:
             log.warning("could not write cache entry %s (%s)", path, exc)
 

@@ -148,10 +148,7 @@ def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *
         cache.put_file("episodes", key, suffix, written[kind])
     if keep_master:
         cache.put_array(MASTER_KIND, key, np.round(samples * 32767).astype(np.int16))
-    levels_path = folder / f".{stem}.levels.json"
-    atomic_write_text(levels_path, json.dumps(levels))
-    cache.put_file("episodes", key, ".json", levels_path)
-    levels_path.unlink()
+    cache.put_text("episodes", key, ".json", json.dumps(levels))
     return AudioResult(written, {**levels, "cached": False}, key, lambda: samples)
 
 

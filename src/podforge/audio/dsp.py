@@ -22,7 +22,3 @@ def resample(samples: Mono, from_rate: int, to_rate: int) -> Mono:
 
 def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
-
-
-def seconds_to_samples(seconds: float, sample_rate: int) -> int:
-    return round(seconds * sample_rate)
