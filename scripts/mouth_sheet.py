@@ -1,4 +1,4 @@
-"""Write docs/mouth_shapes.png: every Rhubarb mouth shape at openness 1.0 for two avatar styles, as a contact sheet.
+"""Write docs/mouth_shapes.png: every Rhubarb mouth shape, at normal loudness, for two avatar styles: a contact sheet.
 
     .venv/bin/python scripts/mouth_sheet.py [--out PATH]
 
@@ -15,6 +15,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from podforge.visuals.avatars.illustrated import MOUTH_SHAPES, AvatarPose, AvatarStyle, IllustratedAvatar
+from podforge.visuals.visemes import BASE_OPENNESS
 
 DEST = Path(__file__).resolve().parent.parent / "docs" / "mouth_shapes.png"
 SIZE = 400
@@ -48,7 +49,7 @@ def build_sheet() -> Image.Image:
     for row, style in enumerate(STYLES):
         avatar = IllustratedAvatar(style)
         for col, shape in enumerate(MOUTH_SHAPES):
-            frame = avatar.render(AvatarPose(mouth=shape, openness=1.0))
+            frame = avatar.render(AvatarPose(mouth=shape, openness=BASE_OPENNESS[shape]))
             x, y = col * CELL_W, row * (CELL_H + LABEL)
             sheet.paste(_on_backdrop(frame).crop(CROP), (x, y + LABEL))
             if font is not None:

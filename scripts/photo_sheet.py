@@ -1,9 +1,10 @@
 """Contact sheet of the photo avatar's mouth shapes, for eyeballing the warp and the painted mouth.
 
-    .venv/bin/python scripts/photo_sheet.py [portrait.png] [--out docs/photo_mouth_shapes.png] [--openness 1.0]
+    .venv/bin/python scripts/photo_sheet.py [portrait.png] [--out docs/photo_mouth_shapes.png] [--openness 0.6]
 
 Without a portrait it uses scikit-image's astronaut (public domain). The first tile is the
-untouched crop, then the nine Rhubarb shapes at the given openness, a blink and a head move, each
+untouched crop, then the nine Rhubarb shapes (each at the openness the mouth keys give it at normal
+loudness, or all at ``--openness``), a blink and a head move, each
 cropped to the face (`--whole` keeps the crop) and captioned with the mouth opening FaceMesh
 measures on the rendered frame.
 """
@@ -19,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from podforge.cache import ContentCache
 from podforge.visuals.avatars.photo import SHAPES, PhotoAvatar, PhotoPose, landmarks_of, mouth_opening
+from podforge.visuals.visemes import BASE_OPENNESS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,19 +51,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("portrait", nargs="?", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "photo_mouth_shapes.png")
-    parser.add_argument("--openness", type=float, default=1.0)
+    parser.add_argument("--openness", type=float, help="one openness for every shape (default: each its normal)")
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--whole", action="store_true", help="show the whole crop, not just the face")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         portrait = args.portrait or _astronaut(Path(tmp))
         avatar = PhotoAvatar(portrait, size=args.size, cache=ContentCache(Path(tmp) / "cache"))
-        poses = [("photo", PhotoPose())]
-        poses += [(f"{letter} @ {args.openness:g}", PhotoPose(letter, args.openness)) for letter in SHAPES]
+        opens = {letter: BASE_OPENNESS[letter] if args.openness is None else args.openness for letter in SHAPES}
+        poses = [(f"{letter} @ {opens[letter]:g}", PhotoPose(letter, opens[letter])) for letter in SHAPES]
         poses += [("blink", PhotoPose(blink=1.0)), ("head", PhotoPose("C", 0.6, head_dx=0.03, tilt_deg=6))]
+        frames = [("photo", avatar.base), *((name, avatar.render(pose)) for name, pose in poses)]
         tiles = []
-        for name, pose in poses:
-            frame = avatar.render(pose)
+        for name, frame in frames:
             label = _label(frame, name)
             if not args.whole:  # the face is the middle ~55% of the crop
                 s = args.size

@@ -27,6 +27,7 @@ from podforge.visuals.avatars.photo import (  # noqa: E402
     mouth_opening,
 )
 from podforge.visuals.avatars.pose import AvatarPose  # noqa: E402
+from podforge.visuals.visemes import BASE_OPENNESS  # noqa: E402
 
 Frame = npt.NDArray[np.uint8]
 
@@ -117,10 +118,13 @@ def test_the_fit_is_cached_by_image_content(portrait: Path, tmp_path: Path, monk
 # -- rendering -----------------------------------------------------------------------------------------------------
 
 
-def test_render_returns_an_rgb_frame_and_rest_is_the_photo(avatar: PhotoAvatar) -> None:
+def test_render_returns_an_rgb_frame_and_rest_closes_the_smile(avatar: PhotoAvatar) -> None:
     frame = avatar.render(PhotoPose())
     assert frame.shape == (512, 512, 3) and frame.dtype == np.uint8
-    np.testing.assert_array_equal(frame, avatar.base)
+    # The portrait smiles with her teeth showing; at rest the lips meet, or every pause would read as speech.
+    assert measured(avatar.base) > 0.03 and measured(frame) < 0.01
+    changed = np.abs(frame.astype(np.int16) - avatar.base.astype(np.int16)).max(axis=2) > 8
+    assert np.nonzero(changed)[0].min() > avatar.landmarks[1, 1] - 0.05 * avatar.face_height  # not above the nose
     with pytest.raises(ValueError, match="unknown mouth shape"):
         avatar.render(PhotoPose(mouth="Q"))
     # The shared pose of the other avatars drives this one the same way.
@@ -135,6 +139,16 @@ def test_opening_the_mouth_is_measured_by_facemesh_and_grows_monotonically(avata
     assert openings[2] > openings[0] + 0.04, openings
     closed = measured(avatar.render(PhotoPose("A", 1.0)))
     assert closed < 0.02 < openings[2], (closed, openings)
+
+
+def test_the_lip_gap_follows_openness_whatever_the_shape(avatar: PhotoAvatar) -> None:
+    # Each shape at the openness the mouth keys give it at normal loudness: B (most consonants) must not read
+    # as open as a vowel, or the mouth would open on the consonant before the sound's energy arrives.
+    gaps = {letter: measured(avatar.render(PhotoPose(letter, BASE_OPENNESS[letter]))) for letter in "BCD"}
+    assert gaps["B"] < gaps["C"] < gaps["D"], gaps
+    for letter in "BCDEGH":
+        quiet, loud = (measured(avatar.render(PhotoPose(letter, o))) for o in (0.2, 0.8))
+        assert loud > quiet + 0.03, (letter, quiet, loud)
 
 
 def folded_area(avatar: PhotoAvatar, letter: str, openness: float, blink: float = 0.0) -> float:

@@ -17,6 +17,14 @@ video: {size: 960x540, fps: 25, layout: duo, captions: false, visualizer: null}
 ALEX: Good morning and welcome back. Today we are talking about tiny computers, and why they matter so much.
 
 SAM: Thanks Alex. I brought a small board with me, and honestly, it is faster than my old laptop was.
+
+ALEX: That is amazing. What do people usually build with them? I keep hearing about weather stations and robots.
+
+SAM: Oh, all kinds of things. My neighbour made a bird feeder camera that posts pictures every morning.
+
+ALEX: I love that. Maybe we should try one for the studio window.
+
+SAM: Deal. Let's pick the parts next week and report back on the show.
 """
 
 
@@ -36,10 +44,6 @@ def rendered(tmp_path_factory):
     return folder / "out" / "episode.mp4"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: mouths lead the sound by 55-60 ms; correlation 0.43 (illustrated), 0.17 (photo); see issue 4",
-)
 def test_both_avatars_are_in_sync(rendered, run_cli):
     code, out, err = run_cli("sync-report", rendered)
     assert code == 0, err

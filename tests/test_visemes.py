@@ -97,18 +97,18 @@ def test_table_maps_every_arpabet_phone_to_one_or_two_shapes() -> None:
         _word("baby", 0.3, ("B", 0.07), ("EY", 0.18), ("B", 0.07), ("IY", 0.15)),
     ],
 )
-def test_bilabials_close_the_lips_one_to_two_frames_before_the_phone(word: WordTiming) -> None:
+def test_bilabials_close_the_lips_a_frame_before_the_phone_and_vowels_half_a_frame(word: WordTiming) -> None:
     clip = _noise(1.0)
     keys = mouth_keys([word], clip, RATE)
     _assert_well_formed(keys, clip.shape[0])
     for phone in word.phones:
         if phone.phone in ("M", "B", "P"):
             closure = next(k for k in keys if k.shape == "A" and k.start <= phone.start < k.end)
-            assert FRAME <= phone.start - closure.start <= 2 * FRAME, (phone, closure)
+            assert FRAME // 2 < phone.start - closure.start <= FRAME, (phone, closure)
             assert closure.openness == 0.0
-        else:  # every other key starts about a frame early
+        else:  # every other key starts half a frame early
             vowel = next(k for k in keys if k.start <= phone.start < k.end)
-            assert vowel.shape != "A" and vowel.start == phone.start - FRAME, (phone, vowel)
+            assert vowel.shape != "A" and vowel.start == phone.start - FRAME // 2, (phone, vowel)
 
 
 def test_oh_you_rounds_then_puckers() -> None:

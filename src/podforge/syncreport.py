@@ -2,9 +2,10 @@
 
 Faces are found in every frame with the same landmark model the photo avatar
 uses (MediaPipe FaceMesh), the inner-lip gap is normalised by face height,
-and each face's opening is correlated with the audio's loudness envelope at
-lags of ±200 ms; the best lag is the audio-video offset. With the episode's
-timeline next to the video, each face is scored only while its speaker talks.
+and each face's opening is correlated with the loudness of the sound under
+each frame (RMS over the frame's own duration) at lags of ±200 ms; the best
+lag is the audio-video offset. With the episode's timeline next to the video,
+each face is scored only while its speaker talks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy.typing as npt
 from .errors import MediaError
 from .timeline import SpeechSegment, Timeline
 
-ENVELOPE_RATE = 100  # 10 ms hops
 MAX_LAG_MS = 200
 MIN_FRAMES = 25
 
@@ -40,12 +40,20 @@ class FaceSync:
         )
 
 
-def speech_envelope(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float64]:
-    """RMS loudness of the mono mix in 10 ms hops."""
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    hop = rate // ENVELOPE_RATE
-    frames = mono[: len(mono) // hop * hop].reshape(-1, hop).astype(np.float64)
-    return np.sqrt(np.mean(frames**2, axis=1))
+class Loudness:
+    """RMS of the mono mix over any span, in O(1) per span from a running sum of power."""
+
+    def __init__(self, audio: npt.NDArray[np.float32], rate: int) -> None:
+        mono = (audio.mean(axis=1) if audio.ndim == 2 else audio).astype(np.float64)
+        self.power = np.concatenate(([0.0], np.cumsum(mono * mono)))
+        self.rate = rate
+
+    def over(self, starts: npt.NDArray[np.float64], seconds: float) -> npt.NDArray[np.float64]:
+        """RMS over ``[start, start + seconds)`` for each start, in seconds; silence outside the audio."""
+        last = len(self.power) - 1
+        begin = np.clip(np.round(starts * self.rate).astype(np.int64), 0, last)
+        end = np.clip(np.round((starts + seconds) * self.rate).astype(np.int64), 0, last)
+        return np.sqrt((self.power[end] - self.power[begin]) / max(round(seconds * self.rate), 1))
 
 
 def _regions(width: int, height: int, faces: int) -> list[tuple[slice, slice]]:
@@ -102,16 +110,21 @@ def _video_mesh() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32] |
 
 
 def best_lag(
-    opening: npt.NDArray[np.float64], envelope: npt.NDArray[np.float64], fps: float, mask: npt.NDArray[np.bool_]
+    opening: npt.NDArray[np.float64], loudness: Loudness, fps: float, mask: npt.NDArray[np.bool_]
 ) -> tuple[float, float]:
-    """(correlation, offset ms): positive offset means the mouth moves before the sound."""
-    frame_times = np.arange(len(opening)) / fps + 0.5 / fps
-    env_times = np.arange(len(envelope)) / ENVELOPE_RATE + 0.5 / ENVELOPE_RATE
+    """(correlation, offset ms): positive offset means the mouth moves before the sound.
+
+    Each frame is held on screen for 1/fps, so it is compared with the sound over that same span, moved by
+    the lag: a shorter window would add the loudness of single pitch periods the picture cannot show.
+    """
+    frame_starts = np.arange(len(opening)) / fps
     usable = mask & np.isfinite(opening)
     best = (-1.0, 0.0)
+    if usable.sum() < MIN_FRAMES or np.std(opening[usable]) == 0:
+        return best
     for lag_ms in range(-MAX_LAG_MS, MAX_LAG_MS + 1, 5):
-        sound = np.interp(frame_times + lag_ms / 1000, env_times, envelope)
-        if usable.sum() < MIN_FRAMES or np.std(opening[usable]) == 0 or np.std(sound[usable]) == 0:
+        sound = loudness.over(frame_starts + lag_ms / 1000, 1 / fps)
+        if np.std(sound[usable]) == 0:
             continue
         r = float(np.corrcoef(opening[usable], sound[usable])[0, 1])
         if r > best[0]:
@@ -139,8 +152,7 @@ def _speaker_masks(
 def sync_report(video: Path, timeline: Timeline | None = None) -> list[FaceSync]:
     from .audio.export import decode_audio
 
-    audio = decode_audio(video, 48_000)
-    envelope = speech_envelope(audio, 48_000)
+    loudness = Loudness(decode_audio(video, 48_000), 48_000)
     faces = min(2, len(timeline.speakers)) if timeline is not None else 2
     tracks, fps = mouth_tracks(video, faces)
     if not any(np.isfinite(track).any() for track in tracks):
@@ -149,6 +161,6 @@ def sync_report(video: Path, timeline: Timeline | None = None) -> list[FaceSync]
     for index, (track, (speaker, mask)) in enumerate(
         zip(tracks, _speaker_masks(timeline, len(tracks[0]), fps, len(tracks)), strict=False)
     ):
-        correlation, offset = best_lag(track, envelope, fps, mask)
+        correlation, offset = best_lag(track, loudness, fps, mask)
         report.append(FaceSync(index, speaker, correlation, offset, int((mask & np.isfinite(track)).sum())))
     return report

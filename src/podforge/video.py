@@ -20,7 +20,7 @@ from .config import VideoConfig
 from .encode import VideoSettings, VideoWriter, select_encoder
 from .timeline import Timeline
 
-VIDEO_VERSION = "1"
+VIDEO_VERSION = "2"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 PROGRESS_EVERY = 25
 
 

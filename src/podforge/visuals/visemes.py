@@ -45,8 +45,11 @@ PHONE_SHAPES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 DIPHTHONG_SPLIT = 0.6
 
-LEAD_S = 0.04  # one 25 fps frame: a mouth that moves with the sound already looks late
-BILABIAL_LEAD_S = 0.06  # lips must be shut before a plosive's burst, so M B P close 1.5 frames early
+# Anticipation. A frame is sampled at its centre and shown for its whole length, so half a frame of lead puts
+# every shape on screen no later than its sound starts, and on average half a frame before it. Measured on
+# rendered hosts (sync-report), a whole frame made the mouths lead by 40-60 ms, at the edge of what reads as early.
+LEAD_S = 0.02
+BILABIAL_LEAD_S = 0.04  # lips must be shut before a plosive's burst, so M B P close a frame early
 MIN_KEY_S = 0.04  # a shape held less than a frame is never seen, it only flickers
 PAUSE_S = 0.15  # a gap between words at least this long is a breath: the mouth rests
 RELAXED = 0.6  # a short gap keeps the shape but lets the jaw fall back part way
@@ -178,7 +181,7 @@ def _pause(start: int, end: int, before: list[_Key], sample_rate: int) -> _Key:
 
 
 def _anticipate(keys: list[_Key], sample_rate: int) -> list[_Key]:
-    """Pass 2: every spoken key starts a frame early, closures earlier; the key before gives up the time."""
+    """Pass 2: every spoken key starts half a frame early, closures a frame; the key before gives up the time."""
     min_length = round(MIN_KEY_S * sample_rate)
     starts = [keys[0].start]
     for before, key in pairwise(keys):

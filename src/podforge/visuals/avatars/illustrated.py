@@ -55,18 +55,21 @@ HAIR: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {  # (behind the 
 SHIRT = (424, 24, 424, 44, 404, 50, 396, 90, 398, 150, 402, 186, 422, 214, 436, 228, 470, 232, 520, 150, 520, 60, 520,
          0, 520)
 NECK = (270, 11, 270, 22, 270, 33, 270, 33, 360, 36, 400, 52, 436, 30, 436, 10, 436, 0, 436)
-#: Open mouths at openness 1: (width, upper depth, lower depth, lip thickness, roundness 0..1, upper-teeth depth, extra,
-#: floor) with extra 0 none, 1 tongue low, 2 tongue raised to the teeth, 3 lower teeth too, 4 upper teeth on lower lip.
-#: ``floor`` is the opening kept at openness 0, so quiet speech still shows B's teeth or F's pucker instead of a line.
+#: Open mouths: (width, upper depth, lower depth, lip thickness, roundness 0..1, upper-teeth depth, extra, floor) with
+#: extra 0 none, 1 tongue low, 2 tongue raised to the teeth, 3 lower teeth too, 4 upper teeth on lower lip. The depths
+#: only split the opening between the lips: how far the mouth opens is the pose's openness alone (OPEN_DEPTH per
+#: unit), so the opening follows the loudness the same way whatever the shape. ``floor`` is the least openness
+#: drawn, so quiet speech still shows B's teeth or F's pucker instead of a line.
 OPEN_MOUTHS: dict[str, tuple[float, float, float, float, float, float, int, float]] = {
-    "B": (50.0, 3.5, 7.0, 4.0, 0.0, 5.0, 3, 0.6),
-    "C": (52.0, 8.0, 20.0, 4.5, 0.1, 6.0, 1, 0.15),
-    "D": (58.0, 12.0, 31.0, 4.5, 0.15, 7.0, 1, 0.15),
-    "E": (36.0, 10.0, 17.0, 6.0, 0.7, 5.0, 1, 0.4),
-    "F": (19.0, 8.0, 10.0, 7.5, 1.0, 0.0, 0, 0.6),
-    "G": (50.0, 4.5, 6.0, 4.5, 0.0, 0.0, 4, 0.6),
-    "H": (52.0, 8.0, 22.0, 4.5, 0.1, 6.0, 2, 0.4),
+    "B": (50.0, 3.5, 7.0, 4.0, 0.0, 5.0, 3, 0.1),
+    "C": (52.0, 8.0, 20.0, 4.5, 0.1, 6.0, 1, 0.05),
+    "D": (58.0, 12.0, 31.0, 4.5, 0.15, 7.0, 1, 0.05),
+    "E": (36.0, 10.0, 17.0, 6.0, 0.7, 5.0, 1, 0.1),
+    "F": (19.0, 8.0, 10.0, 7.5, 1.0, 0.0, 0, 0.12),
+    "G": (50.0, 4.5, 6.0, 4.5, 0.0, 0.0, 4, 0.1),
+    "H": (52.0, 8.0, 22.0, 4.5, 0.1, 6.0, 2, 0.08),
 }
+OPEN_DEPTH = 57.0  # grid units of lip opening per unit of openness: D at its normal openness 0.9 is ~52
 INTERIOR, TEETH, TONGUE = (96, 22, 46), (250, 247, 240), (214, 104, 112)
 # fmt: on
 _SAMPLING = skia.SamplingOptions(skia.FilterMode.kLinear)  # bilinear: sub-pixel head motion without jitter
@@ -374,9 +377,10 @@ class IllustratedAvatar:
         """An opening between two lip curves; teeth and tongue are clipped to it so they never spill over the lips."""
         p = self._p
         width, up, down, lip, roundness, teeth, extra, floor = spec
-        o = floor + (1.0 - floor) * o
-        w = 0.5 * width * (0.85 + 0.15 * o)
-        up, down, k = up * o / 0.75, down * o / 0.75, w * (0.5 + 0.5 * roundness)
+        o = max(o, floor)
+        w = 0.5 * width * (0.85 + 0.15 * min(o, 1.0))
+        depth = OPEN_DEPTH * o / (up + down)
+        up, down, k = up * depth, down * depth, w * (0.5 + 0.5 * roundness)
         hole = _path(-w, 0, -k, -up, k, -up, w, 0, k, down, -k, down, -w, 0, close=True)
         p["lips"].setStrokeWidth(2.0 * lip)  # the stroke's outer half is the lips; the interior covers the inner half
         c.drawPath(hole, p["lips"])

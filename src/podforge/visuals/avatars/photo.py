@@ -7,7 +7,8 @@ How a frame is made:
 2. Each mouth shape and the blink get a *forward displacement field*: the lips, jaw line and eyelids
    are told where to go at full strength, the nose, eyes, brows and a ring of anchors around the head
    stay put, and a thin-plate spline spreads that smoothly over every other landmark.
-3. A frame moves the mesh vertices by openness x field (+ blink x field) and warps the photo
+3. A frame moves the mesh vertices by its shape's closed field + openness x its opening field
+   (+ blink x field) and warps the photo
    piecewise-affinely over a Delaunay triangulation of the landmarks. A mesh, unlike a coarse
    displacement grid, keeps a lip gap sharp when it closes to a pixel. Outside the anchor ring the
    map is the identity, so the background never moves.
@@ -46,14 +47,20 @@ Maps = npt.NDArray[Any]  # cv2 fixed-point remap tables
 FACE_SHARE = 0.55  # face extent / crop side
 OPEN_STEPS, BLINK_STEPS = 16, 8
 MAX_OPEN = 1.2
+GAP_PER_OPEN = 0.19  # inner-lip gap per unit of openness: D at its normal openness 0.9 parts the lips by 0.17
+CLOSED_GAP = 0.005  # touching lips keep a pixel: no fold
 MAP_CACHE = 48  # ~0.5 MB of fixed-point maps each
 
 
 @dataclass(frozen=True)
 class MouthShape:
-    """One Rhubarb mouth at full openness; lengths are fractions of the face height."""
+    """One Rhubarb mouth; lengths are fractions of the face height.
 
-    gap: float  # inner-lip gap at the middle of the mouth
+    How far the lips part is the pose's openness alone (GAP_PER_OPEN per unit), so the opening follows the
+    loudness the same way whatever the shape; the shape sets how the mouth looks at that opening.
+    """
+
+    opens: bool = True  # A (pressed lips) and X (rest) stay closed whatever the openness
     width: float = 0.0  # mouth-corner stretch as a fraction of mouth width; negative narrows
     lift: float = 0.3  # share of the gap change taken by the upper lip; the jaw takes the rest
     jaw: float = 0.9  # how far the chin follows the lower lip
@@ -62,18 +69,20 @@ class MouthShape:
     teeth: float = 0.0  # upper-teeth band height
     lower_teeth: float = 0.0
     tongue: float = 0.0  # share of the gap the tongue fills from below
+    floor: float = 0.0  # least openness drawn: quiet speech still shows B's teeth or F's pucker, not closed lips
+    most: float = 1.2  # most openness drawn: past it the shape is no longer itself, and the mesh would fold
 
 
 SHAPES: dict[str, MouthShape] = {
-    "A": MouthShape(gap=0.0, lift=0.5, jaw=0.6),  # M, B, P: lips pressed together
-    "B": MouthShape(gap=0.04, width=0.08, lift=0.45, teeth=0.03, lower_teeth=0.02),
-    "C": MouthShape(gap=0.10, width=0.06, lift=0.25, teeth=0.035, tongue=0.35),
-    "D": MouthShape(gap=0.17, width=0.0, lift=0.2, round=0.4, teeth=0.04, tongue=0.4),
-    "E": MouthShape(gap=0.08, width=-0.16, lift=0.3, round=0.8, pout=0.01, teeth=0.012, tongue=0.2),
-    "F": MouthShape(gap=0.03, width=-0.3, lift=0.4, jaw=0.3, round=1.0, pout=0.02),
-    "G": MouthShape(gap=0.03, width=0.02, lift=0.6, jaw=0.2, teeth=0.03),  # F, V: teeth on the lower lip
-    "H": MouthShape(gap=0.07, width=0.02, lift=0.25, teeth=0.025, tongue=0.5),  # L, TH: tongue up
-    "X": MouthShape(gap=0.005, lift=0.5, jaw=0.6),  # rest: lips lightly together
+    "A": MouthShape(opens=False, lift=0.5, jaw=0.6),  # M, B, P: lips pressed together
+    "B": MouthShape(width=0.08, lift=0.45, teeth=0.03, lower_teeth=0.02, floor=0.1, most=1.0),
+    "C": MouthShape(width=0.06, lift=0.25, teeth=0.035, tongue=0.35, floor=0.05),
+    "D": MouthShape(width=0.0, lift=0.2, round=0.4, teeth=0.04, tongue=0.4, floor=0.05),
+    "E": MouthShape(width=-0.16, lift=0.3, round=0.8, pout=0.01, teeth=0.012, tongue=0.2, floor=0.1, most=1.0),
+    "F": MouthShape(width=-0.3, lift=0.4, jaw=0.3, round=1.0, pout=0.02, floor=0.12, most=0.4),
+    "G": MouthShape(width=0.02, lift=0.6, jaw=0.2, teeth=0.03, floor=0.1, most=0.6),  # F, V: teeth on the lower lip
+    "H": MouthShape(width=0.02, lift=0.25, teeth=0.025, tongue=0.5, floor=0.08),  # L, TH: tongue up
+    "X": MouthShape(opens=False, lift=0.5, jaw=0.6),  # rest: lips lightly together
 }
 
 
@@ -99,14 +108,14 @@ def _smoothstep(lo: npt.ArrayLike, hi: npt.ArrayLike, x: npt.ArrayLike) -> Field
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def _mouth_targets(points: Field, shape: MouthShape) -> Moves:
-    """Full-strength displacement of the lips and jaw line for one mouth shape."""
+def _mouth_targets(points: Field, shape: MouthShape, gap: float) -> Moves:
+    """Displacement of the lips and jaw line for one mouth shape with the lips ``gap`` apart."""
     center, along, down, height = lm.mouth_axes(points)
     upper_in, lower_in = points[list(lm.INNER_UPPER)], points[list(lm.INNER_LOWER)]
     u = ((upper_in + lower_in) / 2 - center) @ along
     u = u / max(float(np.abs(u).max()), 1e-6)
     profile = np.clip(1.0 - u**2, 0.0, 1.0) ** (0.8 - 0.35 * shape.round)
-    target = np.maximum(shape.gap * profile, 0.005) * height  # touching lips keep a pixel: no fold
+    target = np.maximum(gap * profile, CLOSED_GAP) * height
     change = target - (lower_in - upper_in) @ down  # per lip column; negative closes
     moves: Moves = {}
     rows = (
@@ -141,13 +150,21 @@ def _field(vertices: Field, n_free: int, moves: Moves, still: tuple[int, ...]) -
     return result
 
 
-def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape) -> Field:
+def _mouth_fields(vertices: Field, n_free: int, points: Field, shape: MouthShape) -> tuple[Field, Field]:
+    """The shape with closed lips, and what one unit of openness adds to it (zero for a shape that never opens)."""
+    closed = _mouth_field(vertices, n_free, points, shape, 0.0)
+    if not shape.opens:
+        return closed, np.zeros_like(closed)
+    return closed, _mouth_field(vertices, n_free, points, shape, GAP_PER_OPEN) - closed
+
+
+def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape, gap: float) -> Field:
     """One field for the upper lip and face above it, one for the lower lip and jaw, joined at the lip line.
 
     A single spline through both lips would have to tear a closed mouth open between two points a
     pixel apart, and it overshoots wildly around them; each half on its own is smooth.
     """
-    moves = _mouth_targets(points, shape)
+    moves = _mouth_targets(points, shape, gap)
     upper, lower = lm.lip_sides(points)
     still = (*lm.NOSE, *lm.BROWS, *lm.EYE_CORNERS, *(i for eye in lm.EYES for row in eye for i in row))
     above = _field(vertices, n_free, {i: m for i, m in moves.items() if i not in lower - upper}, still)
@@ -209,7 +226,7 @@ class PhotoAvatar:
         self.vertices, n_free = lm.mesh_vertices(self.landmarks)
         self.triangles = Delaunay(self.vertices).simplices.astype(np.int32)
         self.fields = {
-            name: _mouth_field(self.vertices, n_free, self.landmarks, shape) for name, shape in SHAPES.items()
+            name: _mouth_fields(self.vertices, n_free, self.landmarks, shape) for name, shape in SHAPES.items()
         }
         self.blink_field = _blink_field(self.vertices, n_free, self.landmarks)
         oval = self.landmarks[list(lm.FACE_OVAL)]
@@ -226,12 +243,15 @@ class PhotoAvatar:
         return name
 
     def destination(self, mouth: str, openness: float, blink: float = 0.0) -> Field:
-        """Where every mesh vertex goes for a pose (before head motion); the first 468 are landmarks."""
-        field = self.fields[self.shape_of(mouth)]
-        # A shape that closes this photo's mouth stops at closed: past 1 the lips would cross.
-        if float((field[lm.LOWER_LIP] - field[lm.UPPER_LIP]) @ self.down) < 0:
-            openness = min(openness, 1.0)
-        return self.vertices + openness * field + blink * self.blink_field
+        """Where every mesh vertex goes for a pose (before head motion); the first 468 are landmarks.
+
+        Openness 0 is closed lips, not the photo's own mouth: a portrait smiling with its teeth would otherwise
+        read as open between words, and the first step of every opening would close it.
+        """
+        name = self.shape_of(mouth)
+        closed, opening = self.fields[name]
+        reach = float(np.clip(openness, SHAPES[name].floor, SHAPES[name].most))
+        return self.vertices + closed + reach * opening + blink * self.blink_field
 
     def render(self, pose: PhotoPose | AvatarPose) -> Frame:
         """One (size, size, 3) RGB frame; openness and blink are rounded to the cached map steps."""
@@ -240,15 +260,14 @@ class PhotoAvatar:
         blink_step = round(float(np.clip(pose.blink, 0.0, 1.0)) * BLINK_STEPS)
         openness, blink = open_step / OPEN_STEPS, blink_step / BLINK_STEPS
         frame = self.base.copy()
-        warp = self._warp(name, open_step, blink_step) if open_step or blink_step else None
+        warp = self._warp(name, open_step, blink_step)
         if warp is not None:
             (x0, y0, x1, y1), map_a, map_b = warp
             frame[y0:y1, x0:x1] = cv2.remap(self.base, map_a, map_b, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             dst = self.destination(name, openness, blink)
             if blink > 0.5:
                 self._paint_lids(frame, dst, blink)
-            if open_step:
-                self._paint_mouth(frame, SHAPES[name], dst, openness)
+            self._paint_mouth(frame, SHAPES[name], dst)
         if pose.head_dx or pose.head_dy or pose.tilt_deg:
             center = (float(self.face_center[0]), float(self.face_center[1]))
             matrix = np.asarray(cv2.getRotationMatrix2D(center, -pose.tilt_deg, 1.0), np.float64)  # cv2: anticlockwise
@@ -299,7 +318,7 @@ class PhotoAvatar:
             taper = 0.25 + 0.75 * np.sqrt(np.clip(1 - across**2, 0, 1))  # lashes thin out to the corners
             _blend(frame, box, skin * 0.3, cv2.GaussianBlur(lash, (0, 0), 0.8) * taper * 0.85 * strength)
 
-    def _paint_mouth(self, frame: Frame, shape: MouthShape, dst: Field, openness: float) -> None:
+    def _paint_mouth(self, frame: Frame, shape: MouthShape, dst: Field) -> None:
         """Paint the mouth cavity inside the warped inner-lip contour, feathered into the lips."""
         upper = lm.smooth_curve(dst[list(lm.INNER_UPPER)])
         lower = lm.smooth_curve(dst[list(lm.INNER_LOWER)])
@@ -314,8 +333,7 @@ class PhotoAvatar:
         mask = np.asarray(cv2.dilate(mask, disc), np.float32)
         origin = np.array(box[:2], np.float32)
         colour = _cavity(shape, upper - origin, lower - origin, mask, self.face_height, grow, self.palette)
-        # Fade the cavity in over the first eighth of openness: a photo's own open mouth is not swapped in one frame.
-        _blend(frame, box, colour, cv2.GaussianBlur(mask, (0, 0), 0.5 + 0.5 * grow) * min(1.0, openness * 8))
+        _blend(frame, box, colour, np.asarray(cv2.GaussianBlur(mask, (0, 0), 0.5 + 0.5 * grow), np.float32))
 
 
 def _polygon_mask(outline: Field, pad: int, size: int) -> tuple[Box, npt.NDArray[np.float32]]:

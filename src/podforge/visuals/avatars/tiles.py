@@ -213,10 +213,7 @@ class PhotoArt:
         pad = self.pad
         dx = int(np.clip(round(pose.head_dx / self._px), -pad, pad))
         dy = int(np.clip(round(pose.head_dy / self._px), -pad, pad))
-        # A photo's openness is how far it moves toward the shape, from the mouth it was taken with; the mouth
-        # keys give A (M, B, P) openness 0, which would leave a smiling photo open: A closes at full strength.
-        opening = 1.0 if pose.mouth == "A" else pose.openness
-        return PhotoKey(pose.mouth, round(opening / OPEN_STEP), round(pose.blink / BLINK_STEP), dx, dy)
+        return PhotoKey(pose.mouth, round(pose.openness / OPEN_STEP), round(pose.blink / BLINK_STEP), dx, dy)
 
     def _face(self, mouth: str, opening: int, blink: int) -> Frame:
         from .photo import PhotoPose
