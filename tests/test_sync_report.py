@@ -12,7 +12,7 @@ title: Sync
 speakers:
   ALEX: {voice: "hibari:heart", avatar: illustrated}
   SAM: {voice: "piper:joe", avatar: "photo:face.png"}
-video: {size: 960x540, fps: 25, layout: duo, captions: false, visualizer: null}
+video: {size: 1280x720, fps: 25, layout: duo, captions: false, visualizer: null}
 ---
 ALEX: Good morning and welcome back. Today we are talking about tiny computers, and why they matter so much.
 

@@ -61,6 +61,7 @@ class MouthShape:
     """
 
     opens: bool = True  # A (pressed lips) and X (rest) stay closed whatever the openness
+    gap: float = 1.0  # lip gap per unit of openness, in GAP_PER_OPENs: B's bared teeth read wider than its gap
     width: float = 0.0  # mouth-corner stretch as a fraction of mouth width; negative narrows
     lift: float = 0.3  # share of the gap change taken by the upper lip; the jaw takes the rest
     jaw: float = 0.9  # how far the chin follows the lower lip
@@ -75,11 +76,11 @@ class MouthShape:
 
 SHAPES: dict[str, MouthShape] = {
     "A": MouthShape(opens=False, lift=0.5, jaw=0.6),  # M, B, P: lips pressed together
-    "B": MouthShape(width=0.08, lift=0.45, teeth=0.03, lower_teeth=0.02, floor=0.1, most=1.0),
+    "B": MouthShape(gap=0.5, width=0.08, lift=0.45, teeth=0.03, lower_teeth=0.02, floor=0.02, most=1.0),
     "C": MouthShape(width=0.06, lift=0.25, teeth=0.035, tongue=0.35, floor=0.05),
     "D": MouthShape(width=0.0, lift=0.2, round=0.4, teeth=0.04, tongue=0.4, floor=0.05),
     "E": MouthShape(width=-0.16, lift=0.3, round=0.8, pout=0.01, teeth=0.012, tongue=0.2, floor=0.1, most=1.0),
-    "F": MouthShape(width=-0.3, lift=0.4, jaw=0.3, round=1.0, pout=0.02, floor=0.12, most=0.4),
+    "F": MouthShape(gap=1.6, width=-0.3, lift=0.4, jaw=0.3, round=1.0, pout=0.02, floor=0.1, most=0.25),
     "G": MouthShape(width=0.02, lift=0.6, jaw=0.2, teeth=0.03, floor=0.1, most=0.6),  # F, V: teeth on the lower lip
     "H": MouthShape(width=0.02, lift=0.25, teeth=0.025, tongue=0.5, floor=0.08),  # L, TH: tongue up
     "X": MouthShape(opens=False, lift=0.5, jaw=0.6),  # rest: lips lightly together
@@ -155,7 +156,7 @@ def _mouth_fields(vertices: Field, n_free: int, points: Field, shape: MouthShape
     closed = _mouth_field(vertices, n_free, points, shape, 0.0)
     if not shape.opens:
         return closed, np.zeros_like(closed)
-    return closed, _mouth_field(vertices, n_free, points, shape, GAP_PER_OPEN) - closed
+    return closed, _mouth_field(vertices, n_free, points, shape, shape.gap * GAP_PER_OPEN) - closed
 
 
 def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape, gap: float) -> Field:
