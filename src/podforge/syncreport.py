@@ -71,11 +71,11 @@ def mouth_tracks(video: Path, faces: int = 2) -> tuple[list[npt.NDArray[np.float
     """Per face region, the mouth opening in every frame (NaN where no face was found); and the fps."""
     import av
 
-    from .visuals.avatars._landmarks import mouth_opening
+    from .visuals.avatars._landmarks import mouth_opening, native_logs_muted
 
     rows: list[list[float]] = []
     try:
-        with av.open(str(video)) as container:
+        with av.open(str(video)) as container, native_logs_muted():
             stream = container.streams.video[0]
             fps = float(stream.average_rate or 25)
             regions = _regions(stream.codec_context.width, stream.codec_context.height, faces)

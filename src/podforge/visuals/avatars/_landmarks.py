@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +76,25 @@ def import_mediapipe() -> Any:
     return mediapipe
 
 
+@contextmanager
+def native_logs_muted() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while MediaPipe runs.
+
+    Its C++ side logs through absl before anyone can configure it ("All log messages before
+    absl::InitializeLog()...", XNNPACK delegates, feedback managers), straight to the descriptor, past
+    sys.stderr and the environment variables above. Python exceptions are unaffected.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @lru_cache(maxsize=1)
 def _face_mesh() -> Any:
     try:
@@ -87,7 +109,8 @@ def _face_mesh() -> Any:
 def landmarks_of(frame_rgb: npt.NDArray[np.uint8]) -> Points | None:
     """FaceMesh landmarks (478, 2) in pixels for the most prominent face in an RGB frame, or None."""
     frame = np.ascontiguousarray(frame_rgb[..., :3])
-    result = _face_mesh().process(frame)
+    with native_logs_muted():
+        result = _face_mesh().process(frame)
     if not result.multi_face_landmarks:
         return None
     height, width = frame.shape[:2]
