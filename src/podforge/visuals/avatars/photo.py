@@ -61,7 +61,7 @@ class MouthShape:
     """
 
     opens: bool = True  # A (pressed lips) and X (rest) stay closed whatever the openness
-    gap: float = 1.0  # lip gap per unit of openness, in GAP_PER_OPENs: B's bared teeth read wider than its gap
+    gap: float = 1.0  # lip gap per unit of openness, in GAP_PER_OPENs: bared teeth read wider, a pucker narrower
     width: float = 0.0  # mouth-corner stretch as a fraction of mouth width; negative narrows
     lift: float = 0.3  # share of the gap change taken by the upper lip; the jaw takes the rest
     jaw: float = 0.9  # how far the chin follows the lower lip
@@ -232,7 +232,7 @@ class PhotoAvatar:
         self.blink_field = _blink_field(self.vertices, n_free, self.landmarks)
         oval = self.landmarks[list(lm.FACE_OVAL)]
         self.face_center = (oval.min(axis=0) + oval.max(axis=0)) / 2
-        _, _, self.down, self.face_height = lm.mouth_axes(self.landmarks)
+        self.face_height = lm.mouth_axes(self.landmarks)[3]
         self.palette = lm.sample_palette(self.base, self.landmarks)
         self._maps: OrderedDict[tuple[str, int, int], tuple[Box, Maps, Maps]] = OrderedDict()
 
