@@ -29,7 +29,7 @@ import numpy.typing as npt
 from ._arpabet import PHONES, fold, pronounce
 from ._atomic import atomic_write_text
 from ._workers import run_in_lanes
-from .audio.dsp import resample
+from .audio.dsp import RunningPower, resample
 from .cache import ContentCache, content_key
 from .timeline import PhoneTiming, SpeechSegment, Timeline, WordTiming
 
@@ -193,9 +193,8 @@ def _voiced_intervals(mono: npt.NDArray[np.float32], sample_rate: int) -> list[t
     count = -(-mono.shape[0] // hop)
     if count == 0:
         return [(0, 0)]
-    padded = np.zeros(count * hop, np.float64)
-    padded[: mono.shape[0]] = mono
-    rms = np.sqrt(np.mean(padded.reshape(count, hop) ** 2, axis=1))
+    starts = np.arange(count, dtype=np.int64) * hop
+    rms = np.sqrt(RunningPower(mono).energy(starts, starts + hop) / hop)  # the last hop padded with silence
     # The 95th percentile rather than the peak, so one click does not lift the threshold over the speech.
     threshold = max(float(np.percentile(rms, 95)) * 10 ** (-FALLBACK_RANGE_DB / 20), FALLBACK_FLOOR)
     voiced = np.concatenate(([False], rms >= threshold, [False])).astype(np.int8)

@@ -10,13 +10,13 @@ each face is scored only while its speaker talks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from .audio.dsp import RunningPower
 from .errors import MediaError
 from .timeline import SpeechSegment, Timeline
 
@@ -41,19 +41,17 @@ class FaceSync:
 
 
 class Loudness:
-    """RMS of the mono mix over any span, in O(1) per span from a running sum of power."""
+    """RMS of the mix over spans given in seconds; the part of a span outside the audio counts as silence."""
 
     def __init__(self, audio: npt.NDArray[np.float32], rate: int) -> None:
-        mono = (audio.mean(axis=1) if audio.ndim == 2 else audio).astype(np.float64)
-        self.power = np.concatenate(([0.0], np.cumsum(mono * mono)))
+        self.power = RunningPower(audio)
         self.rate = rate
 
     def over(self, starts: npt.NDArray[np.float64], seconds: float) -> npt.NDArray[np.float64]:
-        """RMS over ``[start, start + seconds)`` for each start, in seconds; silence outside the audio."""
-        last = len(self.power) - 1
-        begin = np.clip(np.round(starts * self.rate).astype(np.int64), 0, last)
-        end = np.clip(np.round((starts + seconds) * self.rate).astype(np.int64), 0, last)
-        return np.sqrt((self.power[end] - self.power[begin]) / max(round(seconds * self.rate), 1))
+        """RMS over ``[start, start + seconds)`` for each start, in seconds."""
+        begin = np.round(starts * self.rate).astype(np.int64)
+        end = np.round((starts + seconds) * self.rate).astype(np.int64)
+        return np.sqrt(self.power.energy(begin, end) / max(round(seconds * self.rate), 1))
 
 
 def _regions(width: int, height: int, faces: int) -> list[tuple[slice, slice]]:
@@ -71,7 +69,7 @@ def mouth_tracks(video: Path, faces: int = 2) -> tuple[list[npt.NDArray[np.float
     """Per face region, the mouth opening in every frame (NaN where no face was found); and the fps."""
     import av
 
-    from .visuals.avatars._landmarks import mouth_opening, native_logs_muted
+    from .visuals.avatars._landmarks import landmarks_of, mouth_opening, native_logs_muted, new_face_mesh
 
     rows: list[list[float]] = []
     try:
@@ -79,34 +77,15 @@ def mouth_tracks(video: Path, faces: int = 2) -> tuple[list[npt.NDArray[np.float
             stream = container.streams.video[0]
             fps = float(stream.average_rate or 25)
             regions = _regions(stream.codec_context.width, stream.codec_context.height, faces)
-            meshes = [_video_mesh() for _ in regions]
+            meshes = [new_face_mesh(static=False) for _ in regions]  # one per face: each tracks its own
             for frame in container.decode(stream):
                 rgb = np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
-                found = [mesh(np.ascontiguousarray(rgb[r])) for mesh, r in zip(meshes, regions, strict=True)]
+                found = [landmarks_of(rgb[r], mesh) for mesh, r in zip(meshes, regions, strict=True)]
                 rows.append([mouth_opening(lm) if lm is not None else np.nan for lm in found])
     except av.error.FFmpegError as exc:
         raise MediaError(f"{video.name}: cannot decode the video ({exc})") from exc
     table = np.array(rows, np.float64).reshape(len(rows), len(regions))
     return [table[:, i] for i in range(table.shape[1])], fps
-
-
-def _video_mesh() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32] | None]:
-    """FaceMesh in tracking mode for one region: landmarks (478, 2) in pixels, or None."""
-    from .visuals.avatars._landmarks import import_mediapipe
-
-    mesh = import_mediapipe().solutions.face_mesh.FaceMesh(
-        static_image_mode=False, max_num_faces=1, refine_landmarks=True
-    )
-
-    def find(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
-        result = mesh.process(frame)
-        if not result.multi_face_landmarks:
-            return None
-        height, width = frame.shape[:2]
-        points = result.multi_face_landmarks[0].landmark
-        return np.array([(p.x * width, p.y * height) for p in points], np.float32)
-
-    return find
 
 
 def best_lag(

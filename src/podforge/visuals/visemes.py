@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ..audio.dsp import RunningPower
 from ..errors import ConfigError
 from ..timeline import WordTiming
 
@@ -94,20 +95,17 @@ Level = Callable[[int, int], float]
 
 def _level_meter(samples: npt.NDArray[Any], sample_rate: int) -> Level:
     """RMS of any span relative to the clip's normal speech level, in O(1) per span from a running sum."""
-    mono = np.asarray(samples, dtype=np.float64)
-    if mono.ndim == 2:
-        mono = mono.mean(axis=1)
-    power = np.concatenate(([0.0], np.cumsum(mono * mono)))
+    power = RunningPower(samples)
     hop = max(1, round(sample_rate * HOP_S))
-    count = mono.shape[0] // hop
-    hops = np.sqrt(np.diff(power[::hop])[:count] / hop) if count else np.zeros(1)
+    starts = np.arange(power.length // hop, dtype=np.int64) * hop
+    hops = np.sqrt(power.energy(starts, starts + hop) / hop) if len(starts) else np.zeros(1)
     reference = max(float(np.percentile(hops, ENERGY_PERCENTILE)), 1e-6)  # a silent clip must not divide by 0
 
     def level(start: int, end: int) -> float:
-        start, end = max(start, 0), min(end, mono.shape[0])
+        start, end = max(start, 0), min(end, power.length)
         if end <= start:
             return 0.0
-        return math.sqrt(max(power[end] - power[start], 0.0) / (end - start)) / reference
+        return math.sqrt(float(power.energy(start, end)) / (end - start)) / reference
 
     return level
 

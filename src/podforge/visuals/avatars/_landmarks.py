@@ -95,22 +95,32 @@ def native_logs_muted() -> Iterator[None]:
         os.close(saved)
 
 
-@lru_cache(maxsize=1)
-def _face_mesh() -> Any:
+def new_face_mesh(*, static: bool) -> Any:
+    """A FaceMesh with iris refinement for one face: ``static`` detects afresh in every image, otherwise it
+    tracks the face from the previous frame (for video)."""
     try:
         mp = import_mediapipe()
     except ImportError as exc:
         raise EngineError(
-            "photo avatars need MediaPipe FaceMesh; install it with: pip install 'podforge[photo]'", engine="photo"
+            "photo avatars and sync-report need MediaPipe FaceMesh; install it with: pip install 'podforge[photo]'",
+            engine="photo",
         ) from exc
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1)
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, refine_landmarks=True, max_num_faces=1)
 
 
-def landmarks_of(frame_rgb: npt.NDArray[np.uint8]) -> Points | None:
-    """FaceMesh landmarks (478, 2) in pixels for the most prominent face in an RGB frame, or None."""
+@lru_cache(maxsize=1)
+def _face_mesh() -> Any:
+    return new_face_mesh(static=True)
+
+
+def landmarks_of(frame_rgb: npt.NDArray[np.uint8], mesh: Any = None) -> Points | None:
+    """FaceMesh landmarks (478, 2) in pixels for the most prominent face in an RGB frame, or None.
+
+    ``mesh`` is one from `new_face_mesh`; without it, a shared one that detects afresh in every image.
+    """
     frame = np.ascontiguousarray(frame_rgb[..., :3])
     with native_logs_muted():
-        result = _face_mesh().process(frame)
+        result = (mesh if mesh is not None else _face_mesh()).process(frame)
     if not result.multi_face_landmarks:
         return None
     height, width = frame.shape[:2]
