@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -176,11 +176,20 @@ class RenderConfig(_Strict):
     video: VideoConfig = Field(default_factory=VideoConfig)
 
 
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def _overlaid(section: Section, update: dict[str, Any]) -> Section:
+    """``section`` with the keys of ``update`` replaced, validated again: nested settings (a visualiser) come
+    back as models, where ``model_copy(update=...)`` would leave them as the plain dicts it was given."""
+    return type(section).model_validate({**section.model_dump(), **update})
+
+
 def with_front_matter(config: RenderConfig, front: FrontMatter) -> RenderConfig:
     """The render config with what the script's front matter sets explicitly laid over it."""
-    music = config.music.model_copy(update=front.music.model_dump(exclude_unset=True))
-    output = config.output.model_copy(update=front.output.model_dump(exclude_unset=True))
-    video = config.video.model_copy(update=front.video.model_dump(exclude_unset=True))
+    music = _overlaid(config.music, front.music.model_dump(exclude_unset=True))
+    output = _overlaid(config.output, front.output.model_dump(exclude_unset=True))
+    video = _overlaid(config.video, front.video.model_dump(exclude_unset=True))
     return config.model_copy(update={"music": music, "output": output, "video": video})
 
 
@@ -189,7 +198,7 @@ def with_video_flags(config: RenderConfig, flags: dict[str, object]) -> RenderCo
     if not flags:
         return config
     try:
-        video = VideoConfig.model_validate({**config.video.model_dump(), **flags})
+        video = _overlaid(config.video, flags)
     except ValidationError as exc:
         (key_path, message), *_ = describe_validation_error(exc)
         raise ConfigError(f"--{str(key_path[0]).replace('_', '-')}: {message}") from exc
