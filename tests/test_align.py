@@ -167,3 +167,26 @@ def test_a_damaged_cache_entry_is_recomputed(tmp_path: Path, caplog: pytest.LogC
     with caplog.at_level(logging.WARNING):
         assert aligned_words(cache, "k", clip, "one two", RATE) == first
     assert "unreadable" in caplog.text
+
+
+def test_the_aligned_timeline_lists_clips_in_segment_order_whatever_order_they_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The timeline's JSON keys the video cache: words in worker-finishing order made warm renders miss it.
+    import podforge.align as align
+    from podforge.timeline import SpeakerInfo, SpeechSegment, Timeline
+    from podforge.voices.synth import CLIP_KIND
+
+    cache = ContentCache(tmp_path)
+    texts = ["one two", "three four", "five six", "seven eight"]
+    segments = []
+    for k, text in enumerate(texts):
+        cache.put_array(CLIP_KIND, f"clip{k}", synthesize_clip(ClipRequest("fake:a", text), RATE))
+        segments.append(SpeechSegment(k * RATE, (k + 1) * RATE, k + 1, "A", "fake:a", text, text, f"clip{k}"))
+    timeline = Timeline("T", RATE, len(texts) * RATE, {"A": SpeakerInfo("A", "fake:a", "#e4572e")}, tuple(segments))
+    in_lanes = align.run_in_lanes
+    monkeypatch.setattr(align, "run_in_lanes", lambda jobs, *a, **k: reversed(list(in_lanes(jobs, *a, **k))))
+    aligned = align.align_timeline(timeline, cache, workers=1)
+    order = [f"clip{k}" for k in range(len(texts))]
+    assert list(aligned.words) == order and list(aligned.mouths) == order
+    assert all(aligned.words[clip] for clip in order)

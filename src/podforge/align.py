@@ -272,6 +272,8 @@ def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0)
     jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     found = dict(run_in_lanes(jobs, work, group=lambda text: "align", weight=len, workers=workers))
-    words = {clip: result[0] for clip, result in found.items()}
-    mouths = {clip: result[1] for clip, result in found.items()}
+    # In the segments' order, not the order the workers finished in: the timeline's JSON keys the video cache,
+    # so a different order on a warm render would miss it and render the whole video again.
+    words = {clip: found[clip][0] for clip in jobs}
+    mouths = {clip: found[clip][1] for clip in jobs}
     return replace(timeline, words={**timeline.words, **words}, mouths={**timeline.mouths, **mouths})
