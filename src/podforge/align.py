@@ -27,11 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ._arpabet import PHONES, fold, pronounce
-from ._atomic import atomic_write_text
 from ._workers import run_in_lanes
 from .audio.dsp import RunningPower, resample
 from .cache import ContentCache, content_key
-from .timeline import PhoneTiming, SpeechSegment, Timeline, WordTiming
+from .timeline import PhoneTiming, SpeechSegment, Timeline, WordTiming, words_from_json, words_to_json
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +74,20 @@ def align_clip(samples: npt.NDArray[np.float32], text: str, sample_rate: int = 4
     return _energy_fallback(mono, words, sample_rate)
 
 
+def _cache_key(clip_key: str, text: str) -> str:
+    return content_key(kind=ALIGN_KIND, clip=clip_key, text=text, version=ALIGN_VERSION)
+
+
 def aligned_words(
     cache: ContentCache, clip_key: str, samples: npt.NDArray[np.float32], text: str, sample_rate: int = 48000
 ) -> tuple[WordTiming, ...]:
     """`align_clip`, computed once per (clip, text) and kept as JSON in the content cache."""
-    key = content_key(kind=ALIGN_KIND, clip=clip_key, text=text, version=ALIGN_VERSION)
-    path = cache.root / ALIGN_KIND / key[:2] / f"{key}.json"
-    cached = _read_cached(path)
+    key = _cache_key(clip_key, text)
+    cached = _read_cached(cache.get_file(ALIGN_KIND, key, ".json"))
     if cached is not None:
         return cached
     words = align_clip(samples, text, sample_rate)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"version": ALIGN_VERSION, "words": _to_json(words)}))
-    except OSError as exc:  # the cache is an optimisation: a read-only disk only costs a re-alignment
-        log.warning("could not write cache entry %s (%s)", path, exc)
+    cache.put_text(ALIGN_KIND, key, ".json", json.dumps({"version": ALIGN_VERSION, "words": words_to_json(words)}))
     return words
 
 
@@ -227,21 +225,11 @@ def _energy_fallback(mono: npt.NDArray[np.float32], words: tuple[str, ...], rate
 # -- cache --------------------------------------------------------------------------------------------------
 
 
-def _to_json(words: tuple[WordTiming, ...]) -> list[list[Any]]:
-    return [[w.word, w.start, w.end, [[p.phone, p.start, p.end] for p in w.phones]] for w in words]
-
-
-def _read_cached(path: Path) -> tuple[WordTiming, ...] | None:
-    if not path.is_file():
+def _read_cached(path: Path | None) -> tuple[WordTiming, ...] | None:
+    if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data["version"] != ALIGN_VERSION:
-            return None
-        return tuple(
-            WordTiming(str(word), int(start), int(end), tuple(PhoneTiming(str(p), int(a), int(b)) for p, a, b in ph))
-            for word, start, end, ph in data["words"]
-        )
+        return words_from_json(json.loads(path.read_text(encoding="utf-8"))["words"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         # A damaged entry is a miss, as for every other cache entry, never a failed render.
         log.warning("cache entry %s is unreadable (%s); aligning again", path, exc)
@@ -271,7 +259,12 @@ def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0)
     """The timeline with word and phone timings and mouth keys for every speech clip (alignment cached per clip)."""
     jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
-    found = dict(run_in_lanes(jobs, work, group=lambda text: "align", weight=len, workers=workers))
+    # Clips aligned before only need their JSON read (and mouth keys, milliseconds each): worker processes for
+    # them would cost a warm render more than the work itself.
+    known = [(clip, text) for clip, text in jobs.items() if cache.get_file(ALIGN_KIND, _cache_key(clip, text), ".json")]
+    found = dict(work(known))
+    todo = {clip: text for clip, text in jobs.items() if clip not in found}
+    found.update(run_in_lanes(todo, work, group=lambda text: "align", weight=len, workers=workers))
     # In the segments' order, not the order the workers finished in: the timeline's JSON keys the video cache,
     # so a different order on a warm render would miss it and render the whole video again.
     words = {clip: found[clip][0] for clip in jobs}

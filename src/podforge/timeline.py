@@ -89,11 +89,11 @@ class WordTiming:
     phones: tuple[PhoneTiming, ...] = ()
 
 
-def _words_to_json(words: tuple[WordTiming, ...]) -> list[list[Any]]:
+def words_to_json(words: tuple[WordTiming, ...]) -> list[list[Any]]:
     return [[w.word, w.start, w.end, [[p.phone, p.start, p.end] for p in w.phones]] for w in words]
 
 
-def _words_from_json(raw: list[list[Any]]) -> tuple[WordTiming, ...]:
+def words_from_json(raw: list[list[Any]]) -> tuple[WordTiming, ...]:
     return tuple(
         WordTiming(str(word), int(start), int(end), tuple(PhoneTiming(str(p), int(a), int(b)) for p, a, b in phones))
         for word, start, end, phones in raw
@@ -158,7 +158,7 @@ class Timeline:
             "meta": self.meta,
             "speakers": {k: asdict(v) for k, v in self.speakers.items()},
             "segments": segments,
-            "words": {clip: _words_to_json(words) for clip, words in self.words.items()},
+            "words": {clip: words_to_json(words) for clip, words in self.words.items()},
             "mouths": self.mouths,
         }
         return json.dumps(data, indent=2, ensure_ascii=False)
@@ -179,7 +179,7 @@ class Timeline:
             segments=tuple(_segment_from(i, raw) for i, raw in enumerate(data["segments"])),
             duck_db=float(data.get("duck_db", -12.0)),
             meta=dict(data.get("meta", {})),
-            words={clip: _words_from_json(raw) for clip, raw in data.get("words", {}).items()},
+            words={clip: words_from_json(raw) for clip, raw in data.get("words", {}).items()},
             mouths={clip: [list(row) for row in rows] for clip, rows in data.get("mouths", {}).items()},
         )
 
