@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from podforge.config import FrontMatter, RenderConfig, VisualizerConfig, with_front_matter, with_video_flags
 
 
@@ -20,3 +23,14 @@ def test_front_matter_settings_stay_typed_when_laid_over_the_config_file() -> No
     assert (merged.video.fps, merged.video.crf, merged.music.bed_db) == (30, 23, -9)
     flagged = with_video_flags(merged, {"fps": 25})
     assert isinstance(flagged.video.visualizer, VisualizerConfig) and flagged.video.fps == 25
+
+
+def test_an_output_stem_in_the_config_file_names_the_files(
+    write_script: Callable[..., Path], run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    script = write_script("---\ntitle: T\nspeakers:\n  ALEX: {}\n---\nALEX: Hello there.\n")
+    config = tmp_path / "render.yaml"
+    config.write_text("tts_engine: fake\noutput: {stem: show-001}\n", encoding="utf-8")
+    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", config, "--audio-only")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.mp3")) == ["show-001.mp3"]

@@ -118,7 +118,7 @@ def _publish(
     job: AudioJob, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress
 ) -> RenderResult:
     script, timeline = job.script, job.timeline
-    stem = options.stem or script.front.output.stem or script.path.stem
+    stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".podforge-", dir=options.out_dir))
     try:
