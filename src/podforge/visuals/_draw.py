@@ -110,17 +110,12 @@ def rounded_mask(width: int, height: int, radius: int, supersample: int = 3) -> 
     return big.reduce(s)  # a box filter over s x s: exact coverage, and fast
 
 
-def ellipse_mask(width: int, height: int, inset: float = 0.0, supersample: int = 3) -> Image.Image:
+def ellipse_mask(width: int, height: int, supersample: int = 3) -> Image.Image:
+    """An anti-aliased ellipse mask filling a width x height box (drawn large and scaled down)."""
     s = supersample
     big = Image.new("L", (width * s, height * s), 0)
-    pad = inset * s
-    ImageDraw.Draw(big).ellipse((pad, pad, width * s - 1 - pad, height * s - 1 - pad), fill=255)
+    ImageDraw.Draw(big).ellipse((0, 0, width * s - 1, height * s - 1), fill=255)
     return big.reduce(s)
-
-
-def composite(under: Frame, over: Image.Image, x: int, y: int) -> None:
-    """Alpha-composite an RGBA Pillow image onto ``under`` at (x, y), in place (plan time only)."""
-    Patch.from_image(over, x, y).blend(under)
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..script.speech_text import to_display, to_speech
 from ..timeline import SpeechSegment, Timeline, WordTiming
 from ._draw import RGB, WHITE, Box, Frame, Patch, fit_font, font, hex_rgb
-from .layouts import Frames, caption_box_height, speech
+from .layouts import Frames, caption_box_height, frame_span, speech
 
 LINE_CHARS = 42
 MAX_LINES = 2
@@ -151,11 +151,11 @@ def caption_track(timeline: Timeline, samples: Frames) -> CaptionTrack:
         info = timeline.speakers.get(seg.speaker)
         color = hex_rgb(info.color) if info else WHITE
         for p in pages_for(seg, times, color, until):
-            a, b = (int(v) for v in np.searchsorted(samples, [p.start, p.end]))
-            page[a:b] = len(pages)
-            token[a:b] = -1
+            shown = frame_span(samples, p.start, p.end)
+            page[shown] = len(pages)
+            token[shown] = -1
             pages.append(p)
-        span = slice(int(np.searchsorted(samples, seg.start)), int(np.searchsorted(samples, until)))
+        span = frame_span(samples, seg.start, until)
         _mark_words(samples, times, token, span, round(BRIDGE_SECONDS * rate))
     return CaptionTrack(tuple(pages), page, token)
 

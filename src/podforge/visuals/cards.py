@@ -87,8 +87,9 @@ def _initials_art(name: str, color: RGB, size: tuple[int, int], disc: int, centr
         return art
     circle = Image.new("RGBA", (disc, disc), (*color, 255))
     shade = Image.fromarray(gradient(disc, disc, mix(color, WHITE, 0.18), mix(color, _BLACK, 0.12))).convert("RGBA")
-    circle = Image.composite(shade, circle, ellipse_mask(disc, disc))
-    circle.putalpha(ellipse_mask(disc, disc))
+    round_mask = ellipse_mask(disc, disc)
+    circle = Image.composite(shade, circle, round_mask)
+    circle.putalpha(round_mask)
     text = initials(name)
     face = fit_font(text, "bold", round(disc * 0.42), disc * 0.7)
     ImageDraw.Draw(circle).text((disc / 2, disc / 2), text, font=face, fill=(255, 255, 255, 255), anchor="mm")
@@ -97,7 +98,7 @@ def _initials_art(name: str, color: RGB, size: tuple[int, int], disc: int, centr
 
 
 def stage_art(
-    info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], unit: int, room: int, disc: bool = True
+    info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], room: int, disc: bool = True
 ) -> Image.Image:
     """A full-frame shot of one speaker; the initials disc (unless ``disc`` is off) sits in the top ``room`` px."""
     width, height = size
@@ -125,15 +126,6 @@ def name_tag(name: str, color: RGB | None, size: int) -> Image.Image:
         x += dot + pad // 2
     draw.text((x, height / 2), name, font=face, fill=(255, 255, 255, 235), anchor="lm")
     return tag
-
-
-def speaker_tile(
-    info: SpeakerInfo, photo: Image.Image | None, size: tuple[int, int], unit: int, lit: bool
-) -> Image.Image:
-    """One speaker's rounded panel; ``lit`` adds the ring in their colour, otherwise it is dimmed."""
-    tile = tile_panel(info, photo, size, lit)
-    tile.alpha_composite(tile_trim(info, size, unit, lit))
-    return tile
 
 
 def tile_panel(

@@ -63,7 +63,6 @@ class FramePlan:
     height: int
     fps: int
     n_frames: int
-    layout: str
     labels: tuple[str, ...]
     geometry: Geometry
     bases: tuple[Frame, ...]
@@ -107,7 +106,7 @@ def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path, cache: C
     bottom = _caption_bottom(geo, style)
     avatars = _speaker_avatars(timeline, video, staged, sources, active, base_track, samples)
     return FramePlan(
-        width, height, video.fps, len(samples), video.layout, tuple(labels), geo, staged.bases, base_track,
+        width, height, video.fps, len(samples), tuple(labels), geo, staged.bases, base_track,
         staged.tiles, active, title, title_end, title_fade,
         _straps(timeline, geo, video.layout, samples, base_track, title_end)
         + _chapters(timeline, geo, samples, title_end),
@@ -269,11 +268,13 @@ def _strap_starts(timeline: Timeline, plan_tracks: Frames | None, samples: Frame
     labels = list(timeline.speakers)
     starts: dict[str, int] = {}
     for seg in speech(timeline):
+        if seg.speaker in starts:  # only each speaker's first line counts
+            continue
         first = int(np.searchsorted(samples, seg.start))
         if plan_tracks is not None:
             on = np.flatnonzero(plan_tracks[first:] == labels.index(seg.speaker))
             first = first + int(on[0]) if len(on) else len(samples)
-        starts.setdefault(seg.speaker, first)
+        starts[seg.speaker] = first
     return starts
 
 

@@ -111,7 +111,8 @@ def frame_samples(timeline: Timeline, fps: int) -> Frames:
     return (np.arange(n_frames, dtype=np.int64) * timeline.sample_rate) // fps
 
 
-def _frame_span(samples: Frames, start: int, end: int) -> slice:
+def frame_span(samples: Frames, start: int, end: int) -> slice:
+    """The frames whose start lies in the sample range [start, end)."""
     return slice(int(np.searchsorted(samples, start)), int(np.searchsorted(samples, end)))
 
 
@@ -129,7 +130,7 @@ def active_track(timeline: Timeline, labels: list[str], samples: Frames) -> Fram
     for k, seg in enumerate(lines):
         follow = lines[k + 1].start if k + 1 < len(lines) else timeline.duration
         end = follow if follow - seg.end < hold else seg.end
-        active[_frame_span(samples, seg.start, max(end, seg.end))] = labels.index(seg.speaker)
+        active[frame_span(samples, seg.start, max(end, seg.end))] = labels.index(seg.speaker)
     return active
 
 
@@ -171,5 +172,5 @@ def shot_track(timeline: Timeline, labels: list[str], samples: Frames) -> Frames
     track = np.zeros(len(samples), dtype=np.int64)
     for k, (start, speaker) in enumerate(shots):
         end = shots[k + 1][0] if k + 1 < len(shots) else timeline.duration + 1
-        track[_frame_span(samples, start, end)] = labels.index(speaker)
+        track[frame_span(samples, start, end)] = labels.index(speaker)
     return track

@@ -127,7 +127,7 @@ def _full_frame_shot(
     timeline: Timeline, geo: Geometry, info: SpeakerInfo, photo: Image.Image | None, source: AvatarSource | None
 ) -> tuple[Frame, Slot | None]:
     room, color = geo.visualizer[1], hex_rgb(info.color)
-    art = cards.stage_art(info, photo, (geo.width, geo.height), geo.unit, room, source is None)
+    art = cards.stage_art(info, photo, (geo.width, geo.height), room, source is None)
     frame = np.asarray(art.convert("RGB")).copy()
     tag = cards.name_tag(info.display_name, color, round(geo.unit * 0.03))
     x, y = geo.title[0], room - round(0.02 * geo.unit) - tag.height

@@ -20,11 +20,11 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
 from scipy.interpolate import CubicSpline
 
 from ...cache import ContentCache, content_key
 from ...errors import EngineError, MediaError
+from .._draw import load_image
 
 FIT_KIND = "photo-fit"
 FIT_VERSION = "facemesh-0.10-refine-1"
@@ -138,13 +138,7 @@ def mouth_opening(landmarks: Points) -> float:
 
 def read_rgb(image_path: Path) -> npt.NDArray[np.uint8]:
     """Decode a portrait to RGB, or raise MediaError naming the file."""
-    try:
-        with Image.open(image_path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError as exc:
-        raise MediaError(f"{image_path}: portrait file not found; check the path") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise MediaError(f"{image_path}: portrait cannot be decoded as an image ({exc})") from exc
+    return np.asarray(load_image(image_path, "portrait").convert("RGB"), dtype=np.uint8)
 
 
 def fit_face(image_path: Path, cache: ContentCache | None = None) -> FaceFit:

@@ -22,6 +22,8 @@ import skia
 
 from podforge.visuals.avatars.pose import MOUTH_SHAPES, AvatarPose
 
+from .._draw import hex_rgb, mix
+
 __all__ = ["MOUTH_SHAPES", "AvatarPose", "AvatarStyle", "IllustratedAvatar"]
 
 RGB = tuple[int, int, int]
@@ -79,12 +81,7 @@ _RGBA, _PREMUL = skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType
 def _rgb(hex_color: str) -> RGB:
     if not re.fullmatch(r"#?[0-9a-fA-F]{6}", hex_color):
         raise ValueError(f"colour must be #rrggbb, got {hex_color!r}")
-    h = hex_color.lstrip("#")
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-
-
-def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
+    return hex_rgb(hex_color)
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -202,8 +199,8 @@ class _Look:
     def lip(self) -> RGB:
         # Rosier and darker than light skin, rosier and lighter than deep skin: the lips must read on every tone.
         if sum(self.skin) < 260:
-            return _mix(self.skin, (180, 80, 100), 0.45)
-        return _mix(_mix(self.skin, (190, 70, 90), 0.35), (0, 0, 0), 0.28)
+            return mix(self.skin, (180, 80, 100), 0.45)
+        return mix(mix(self.skin, (190, 70, 90), 0.35), (0, 0, 0), 0.28)
 
 
 Layer = tuple[skia.Image, int, int] | None
@@ -224,7 +221,7 @@ class IllustratedAvatar:
         self._neck = _sym(NECK)
         body = self._raster(self._draw_body).makeImageSnapshot()
         self._body = body.toarray(colorType=_RGBA, alphaType=_PREMUL)
-        self._back = self._layer(lambda c: c.drawPath(self._hair_back, _paint(_mix(look.hair, (0, 0, 0), 0.2))))
+        self._back = self._layer(lambda c: c.drawPath(self._hair_back, _paint(mix(look.hair, (0, 0, 0), 0.2))))
         self._head = self._layer(self._draw_head)
         k, ry = EYE_RX * 0.55, EYE_RY / 0.75  # cubic control offset that puts the curve's extreme at EYE_RY
         self._eyes = [
@@ -233,19 +230,19 @@ class IllustratedAvatar:
             for ex in (CX - EYE_DX, CX + EYE_DX)
         ]  # fmt: skip
         self._p = {
-            "shadow": _paint(_mix(look.skin, (40, 20, 30), 0.28)),
+            "shadow": _paint(mix(look.skin, (40, 20, 30), 0.28)),
             "white": _paint((255, 255, 255)),
             "iris": _paint(look.iris),
             "pupil": _paint((22, 18, 20)),
-            "lid": _paint(_mix(look.skin, (60, 30, 30), 0.1)),
+            "lid": _paint(mix(look.skin, (60, 30, 30), 0.1)),
             "lash": _paint((43, 29, 26), stroke=3.0),
-            "brow": _paint(_mix(look.hair, (20, 14, 12), 0.35), stroke=6.5),
+            "brow": _paint(mix(look.hair, (20, 14, 12), 0.35), stroke=6.5),
             "lip": _paint(look.lip),
             "lips": _paint(look.lip),
             "interior": _paint(INTERIOR),
             "teeth": _paint(TEETH),
             "tongue": _paint(TONGUE),
-            "line": _paint(_mix(look.lip, (25, 5, 12), 0.5), stroke=3.5),
+            "line": _paint(mix(look.lip, (25, 5, 12), 0.5), stroke=3.5),
             "under": skia.Paint(BlendMode=skia.BlendMode.kDstOver),  # draws beneath what is already there
         }
         self._p["lips"].setStyle(skia.Paint.kStrokeAndFill_Style)
@@ -271,32 +268,32 @@ class IllustratedAvatar:
 
     def _draw_body(self, c: skia.Canvas) -> None:
         look = self._look
-        c.drawPath(self._neck, _paint(_mix(look.skin, (60, 30, 30), 0.08)))
+        c.drawPath(self._neck, _paint(mix(look.skin, (60, 30, 30), 0.08)))
         c.drawPath(_sym(SHIRT), _paint(look.shirt))
         collar = _path(CX - 50, 396, CX - 44, 404, CX - 24, 424, CX, 424, CX + 24, 424, CX + 44, 404, CX + 50, 396)
-        c.drawPath(collar, _paint(_mix(look.shirt, (0, 0, 0), 0.25), stroke=8.0))
+        c.drawPath(collar, _paint(mix(look.shirt, (0, 0, 0), 0.25), stroke=8.0))
 
     def _draw_head(self, c: skia.Canvas) -> None:
         look, face, hw = self._look, self._face, self._look.face[0]
         for side in (-1, 1):
             c.drawOval(skia.Rect.MakeXYWH(CX + side * (hw + 2) - 13, 232, 26, 40), _paint(look.skin))
             inner_ear = skia.Rect.MakeXYWH(CX + side * (hw + 3) - 6, 242, 12, 22)
-            c.drawOval(inner_ear, _paint(_mix(look.skin, (90, 40, 40), 0.2)))
+            c.drawOval(inner_ear, _paint(mix(look.skin, (90, 40, 40), 0.2)))
         c.drawPath(face, _paint(look.skin))
         c.save()
         c.clipPath(face, doAntiAlias=True)
         lit = skia.Path(face)
         lit.offset(-11, -6)  # light from the upper left: the right and lower rim falls into shade
-        c.drawPath(skia.Op(face, lit, skia.kDifference_PathOp), _paint(_mix(look.skin, (60, 20, 40), 0.18)))
+        c.drawPath(skia.Op(face, lit, skia.kDifference_PathOp), _paint(mix(look.skin, (60, 20, 40), 0.18)))
         for side in (-1, 1):
             c.drawOval(skia.Rect.MakeXYWH(CX + side * 54 - 16, 272, 32, 18), _paint((236, 110, 120), 60, blur=5.0))
         c.restore()
         nose = _path(CX - 7, 281, CX - 2.3, 285.7, CX + 2.3, 285.7, CX + 7, 281)
-        c.drawPath(nose, _paint(_mix(look.skin, (80, 30, 30), 0.3), stroke=3.5))
+        c.drawPath(nose, _paint(mix(look.skin, (80, 30, 30), 0.3), stroke=3.5))
         c.drawPath(self._hair_front, _paint(look.hair))
         c.save()  # a soft sheen on the crown so the hair does not read as a flat cut-out
         c.clipPath(self._hair_front, doAntiAlias=True)
-        sheen = _paint(_mix(look.hair, (255, 255, 255), 0.3), 120, stroke=9.0)
+        sheen = _paint(mix(look.hair, (255, 255, 255), 0.3), 120, stroke=9.0)
         c.drawArc(skia.Rect.MakeLTRB(CX - hw + 14, 80, CX + hw - 14, 240), 200, 60, False, sheen)
         c.restore()
 

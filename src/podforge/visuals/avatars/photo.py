@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -33,6 +33,7 @@ from scipy.interpolate import RBFInterpolator
 from scipy.spatial import Delaunay
 
 from ...cache import ContentCache
+from .._lru import lru_get, lru_put
 from . import _landmarks as lm
 from ._landmarks import FaceFit, fit_face, landmarks_of, mouth_opening
 from .pose import AvatarPose
@@ -151,26 +152,41 @@ def _field(vertices: Field, n_free: int, moves: Moves, still: tuple[int, ...]) -
     return result
 
 
-def _mouth_fields(vertices: Field, n_free: int, points: Field, shape: MouthShape) -> tuple[Field, Field]:
+class _LipSplit(NamedTuple):
+    """What every mouth field of one face shares; it depends on the landmarks and mesh alone."""
+
+    upper: set[int]  # landmarks of the upper lip
+    lower: set[int]  # landmarks of the lower lip
+    weight: Field  # per vertex, 0 above the lip line .. 1 below it
+    still: tuple[int, ...]  # landmarks that never move with the mouth
+
+
+def _lip_split(vertices: Field, points: Field) -> _LipSplit:
+    upper, lower = lm.lip_sides(points)
+    still = (*lm.NOSE, *lm.BROWS, *lm.EYE_CORNERS, *(i for eye in lm.EYES for row in eye for i in row))
+    return _LipSplit(upper, lower, lm.below_lip_line(vertices, points, upper, lower), still)
+
+
+def _mouth_fields(
+    vertices: Field, n_free: int, points: Field, shape: MouthShape, split: _LipSplit
+) -> tuple[Field, Field]:
     """The shape with closed lips, and what one unit of openness adds to it (zero for a shape that never opens)."""
-    closed = _mouth_field(vertices, n_free, points, shape, 0.0)
+    closed = _mouth_field(vertices, n_free, points, shape, 0.0, split)
     if not shape.opens:
         return closed, np.zeros_like(closed)
-    return closed, _mouth_field(vertices, n_free, points, shape, shape.gap * GAP_PER_OPEN) - closed
+    return closed, _mouth_field(vertices, n_free, points, shape, shape.gap * GAP_PER_OPEN, split) - closed
 
 
-def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape, gap: float) -> Field:
+def _mouth_field(vertices: Field, n_free: int, points: Field, shape: MouthShape, gap: float, split: _LipSplit) -> Field:
     """One field for the upper lip and face above it, one for the lower lip and jaw, joined at the lip line.
 
     A single spline through both lips would have to tear a closed mouth open between two points a
     pixel apart, and it overshoots wildly around them; each half on its own is smooth.
     """
     moves = _mouth_targets(points, shape, gap)
-    upper, lower = lm.lip_sides(points)
-    still = (*lm.NOSE, *lm.BROWS, *lm.EYE_CORNERS, *(i for eye in lm.EYES for row in eye for i in row))
+    upper, lower, weight, still = split
     above = _field(vertices, n_free, {i: m for i, m in moves.items() if i not in lower - upper}, still)
     below = _field(vertices, n_free, {i: m for i, m in moves.items() if i not in upper - lower}, still)
-    weight = lm.below_lip_line(vertices, points, upper, lower)
     return (above * (1 - weight[:, None]) + below * weight[:, None]).astype(np.float32)
 
 
@@ -226,8 +242,9 @@ class PhotoAvatar:
         self.landmarks = lm.part_lips(cropped)
         self.vertices, n_free = lm.mesh_vertices(self.landmarks)
         self.triangles = Delaunay(self.vertices).simplices.astype(np.int32)
+        split = _lip_split(self.vertices, self.landmarks)
         self.fields = {
-            name: _mouth_fields(self.vertices, n_free, self.landmarks, shape) for name, shape in SHAPES.items()
+            name: _mouth_fields(self.vertices, n_free, self.landmarks, shape, split) for name, shape in SHAPES.items()
         }
         self.blink_field = _blink_field(self.vertices, n_free, self.landmarks)
         oval = self.landmarks[list(lm.FACE_OVAL)]
@@ -279,9 +296,9 @@ class PhotoAvatar:
 
     def _warp(self, name: str, open_step: int, blink_step: int) -> tuple[Box, Maps, Maps] | None:
         key = (name, open_step, blink_step)
-        if key in self._maps:
-            self._maps.move_to_end(key)
-            return self._maps[key]
+        cached = lru_get(self._maps, key)
+        if cached is not None:
+            return cached
         dst = self.destination(name, open_step / OPEN_STEPS, blink_step / BLINK_STEPS)
         moving = np.abs(dst - self.vertices).max(axis=1) > 0
         tris = self.triangles[moving[self.triangles].any(axis=1)]
@@ -289,10 +306,9 @@ class PhotoAvatar:
             return None
         box, map_x, map_y = _affine_maps(self.vertices, dst, tris, self.base.shape[:2])
         map_a, map_b = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)  # fixed point: half the memory, faster remap
-        self._maps[key] = (box, np.asarray(map_a), np.asarray(map_b))
-        if len(self._maps) > MAP_CACHE:
-            self._maps.popitem(last=False)
-        return self._maps[key]
+        maps = (box, np.asarray(map_a), np.asarray(map_b))
+        lru_put(self._maps, key, maps, MAP_CACHE)
+        return maps
 
     def _paint_lids(self, frame: Frame, dst: Field, blink: float) -> None:
         """Cover the last sliver of a closing eye with lid skin and a soft lash line; the warp did the rest."""

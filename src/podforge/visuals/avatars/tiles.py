@@ -26,6 +26,7 @@ from ...cache import ContentCache
 from ...errors import EngineError, MediaError
 from .. import cards
 from .._draw import RGB, Box, Frame, Patch, rounded_mask
+from .._lru import lru_get, lru_put
 from .illustrated import GRID, PIVOT_Y, AvatarStyle, IllustratedAvatar
 from .pose import AvatarPose
 from .track import Floats, MouthTrack, pose_track
@@ -236,19 +237,6 @@ class PhotoArt:
         pixels = out.astype(np.uint8)
         slot.over.blend(pixels)
         return pixels
-
-
-def lru_get(cache: OrderedDict[Hashable, Frame], key: Hashable) -> Frame | None:
-    found = cache.get(key)
-    if found is not None:
-        cache.move_to_end(key)
-    return found
-
-
-def lru_put(cache: OrderedDict[Hashable, Frame], key: Hashable, value: Frame, limit: int) -> None:
-    cache[key] = value
-    while len(cache) > limit:
-        cache.popitem(last=False)
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...timeline import SpeechSegment, Timeline
-from ..layouts import HOLD_SECONDS, Frames, speech
+from ..layouts import HOLD_SECONDS, Frames, frame_span, speech
 from ..visemes import FALLBACK_LEVELS, REST, REST_OPENNESS, frames_for_clip, keys_from_json
 from .pose import MOUTH_SHAPES, AvatarPose, mix_poses, pose_at
 
@@ -74,7 +74,7 @@ def _held(talking: Flags, lines: list[SpeechSegment], samples: Frames, hold: int
     speaking = talking.copy()
     for before, after in pairwise(lines):
         if after.start - before.end < hold:
-            speaking[int(np.searchsorted(samples, before.end)) : int(np.searchsorted(samples, after.start))] = True
+            speaking[frame_span(samples, before.end, after.start)] = True
     return speaking
 
 
