@@ -65,7 +65,7 @@ def show_doctor(console: Console) -> None:
     from .encode import select_encoder
 
     choice = select_encoder("auto")
-    console.print(f"video encoder: {choice.name} ({choice.reason or 'NVENC test encode succeeded'})")
+    console.print(f"video encoder: {choice.name} ({choice.reason})")
     console.print(f"GPU: {gpu.name() if gpu else 'none found (NVML unavailable); CPU paths are used'}")
     for info in ENGINES.values():
         state = "installed" if info.installed() else f"missing ({info.install_hint()})"

@@ -68,12 +68,10 @@ def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_fram
     audio = job.mastered()
     plan = plan_frames(job.timeline, video, job.base_dir, cache=cache)
     features = AudioFeatures(audio, job.timeline.sample_rate, video.fps)
-    written = 0
     with VideoWriter(path, settings, audio, job.timeline.sample_rate) as writer:
         total = writer.frames_needed
         for frame in render_frames(plan, features):
             writer.write(frame)
-            written += 1
-            if written % PROGRESS_EVERY == 0 or written == total:
-                on_frames(written, total)
-    return written
+            if writer.frames_written % PROGRESS_EVERY == 0 or writer.frames_written == total:
+                on_frames(writer.frames_written, total)
+    return writer.frames_written
