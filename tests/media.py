@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import struct
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
 import numpy as np
+import psutil
 
 from podforge.audio.export import decode_audio
 from podforge.audio.master import integrated_lufs
+from podforge.timeline import Timeline
+from podforge.visuals.visualizers import AudioFeatures
 
 
 def decoded(path: Path, rate: int = 48_000) -> np.ndarray:
@@ -47,3 +53,49 @@ def recognise(samples: np.ndarray, rate: int = 48_000) -> str:
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     return (decoder.hyp().hypstr if decoder.hyp() else "").lower()
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The types of an MP4's top-level boxes, in file order."""
+    data, boxes, at = path.read_bytes(), [], 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        if size == 1:  # a 64-bit size follows the type
+            size = struct.unpack(">Q", data[at + 8 : at + 16])[0]
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - at
+        boxes.append(kind.decode("latin-1"))
+        at += size
+    return boxes
+
+
+def tone_features(tl: Timeline, gate_hz: float, fps: int = 25) -> AudioFeatures:
+    """Stereo features as long as ``tl``: a 220 Hz tone (0.3 peak) switched on and off ``gate_hz`` times a second."""
+    t = np.arange(tl.duration, dtype=np.float32) / tl.sample_rate
+    mono = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * gate_hz * t) > 0)).astype(np.float32)
+    return AudioFeatures(np.stack([mono, mono], axis=1), tl.sample_rate, fps)
+
+
+def rss_growth(frames: Iterable[np.ndarray], warmup: int, count: int, shape: tuple[int, ...]) -> int:
+    """Bytes this process's RSS grew between frame ``warmup`` and frame ``count - 1`` (counting from 0).
+
+    Checks every frame's shape on the way, stops after ``count`` frames and fails if fewer came.
+    """
+    assert 0 <= warmup < count
+    process, baseline, seen = psutil.Process(), 0, 0
+    for i, frame in enumerate(frames):
+        if i == warmup:
+            baseline = process.memory_info().rss
+        assert frame.shape == shape
+        seen = i + 1
+        if seen == count:
+            break
+    assert seen == count, f"only {seen} of {count} frames"
+    return process.memory_info().rss - baseline
+
+
+def cpu_time(frames: Iterable[object]) -> tuple[int, float]:
+    """(how many, process CPU seconds spent) drawing every one of ``frames``."""
+    start = time.process_time()
+    count = sum(1 for _ in frames)
+    return count, time.process_time() - start

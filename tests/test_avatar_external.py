@@ -13,11 +13,11 @@ import av
 import numpy as np
 import pytest
 
+from fixtures.fake_talker import FRAMES, GPU_VARS
 from podforge.errors import EngineError, MediaError
 from podforge.visuals.avatars.external import ExternalAvatar, ExternalAvatarConfig, GpuEnv, Tool
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_talker.py"
-GPU_VARS = ("CUDA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "CUDNN_BENCHMARK")
 
 
 @pytest.fixture
@@ -103,9 +103,9 @@ def test_sadtalker_runs_inference_py_with_its_flags_and_gpu_env(
     assert seen["cwd"] == str(repo)
     assert seen["env"] == dict(zip(GPU_VARS, ["1", "8.0;9.0", "0", "1"], strict=True))
     assert video.parent == out and video.suffix == ".mp4"
-    assert frame_count(video) == 16
+    assert frame_count(video) == FRAMES
     frames = list(ExternalAvatar.frames(video, (48, 32)))
-    assert len(frames) == 16
+    assert len(frames) == FRAMES
     assert all(f.shape == (32, 48, 3) and f.dtype == np.uint8 for f in frames)
     assert abs(int(frames[0][16, 24, 0]) - 200) < 12, "RGB order: the stand-in paints (200, 80, 40)"
 
@@ -125,7 +125,7 @@ def test_wav2lip_runs_inference_py_with_its_flags(tmp_path: Path, log: Path, inp
     assert seen["cwd"] == str(repo)
     assert seen["env"] == dict(zip(GPU_VARS, ["0", None, "1", "1"], strict=True))
     assert video == out / "result.mp4"
-    assert [f.shape for f in ExternalAvatar.frames(video, (64, 96))] == [(96, 64, 3)] * 16
+    assert [f.shape for f in ExternalAvatar.frames(video, (64, 96))] == [(96, 64, 3)] * FRAMES
 
 
 def test_wav2lip_finds_the_weights_in_its_checkout(tmp_path: Path, log: Path, inputs: tuple[Path, Path]) -> None:
@@ -181,7 +181,7 @@ def test_sadtalker_launcher_on_path(
     seen = recorded(log)
     assert seen["script_argv"] == [str(launcher), *sadtalker_flags(portrait, audio, out)]
     assert seen["cwd"] == os.getcwd()
-    assert frame_count(video) == 16
+    assert frame_count(video) == FRAMES
 
 
 @pytest.mark.parametrize("tool", ["sadtalker", "wav2lip"])
@@ -205,7 +205,7 @@ def test_shell_metacharacters_in_a_path_pass_through_literally(
     assert str(odd) in argv
     assert argv[argv.index("--source_image" if tool == "sadtalker" else "--face") + 1] == str(odd)
     assert canary.exists()
-    assert frame_count(video) == 16
+    assert frame_count(video) == FRAMES
 
 
 def test_wav2lip_refuses_an_output_path_its_own_shell_call_would_mangle(
@@ -333,7 +333,7 @@ def test_sadtalker_picks_the_video_this_run_wrote(tmp_path: Path, log: Path, inp
     future = 4_000_000_000  # newest by name and by clock: only a before/after snapshot rules it out
     os.utime(stale, (future, future))
     video = avatar.render(*inputs, out)
-    assert video != stale and video.parent == out and frame_count(video) == 16
+    assert video != stale and video.parent == out and frame_count(video) == FRAMES
 
 
 def test_an_undecodable_video_is_an_engine_error(

@@ -185,9 +185,9 @@ def test_a_closed_mouth_portrait_opens_cleanly(avatar: PhotoAvatar, folder: Path
 @pytest.mark.parametrize("pose", [PhotoPose("D", 1.0), PhotoPose("E", 1.0), PhotoPose("A", 1.0), PhotoPose(blink=1.0)])
 def test_the_background_far_from_the_face_never_moves(avatar: PhotoAvatar, pose: PhotoPose) -> None:
     frame = avatar.render(pose)
-    for ys, xs in ((slice(0, 64), slice(0, 64)), (slice(0, 64), slice(-64, None)), (slice(-64, None), slice(0, 64))):
+    top, bottom, left, right = slice(0, 64), slice(-64, None), slice(0, 64), slice(-64, None)
+    for ys, xs in ((top, left), (top, right), (bottom, left), (bottom, right)):
         np.testing.assert_array_equal(frame[ys, xs], avatar.base[ys, xs])
-    np.testing.assert_array_equal(frame[-64:, -64:], avatar.base[-64:, -64:])
 
 
 def test_a_blink_closes_the_eyes(avatar: PhotoAvatar) -> None:

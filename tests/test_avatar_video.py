@@ -3,16 +3,15 @@ changes, the avatar kinds a speaker's ``avatar`` names, and flat memory."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import psutil
 import pytest
 from PIL import Image
 
+from media import cpu_time, rss_growth, tone_features
 from podforge.config import VideoConfig
 from podforge.timeline import SpeakerInfo, SpeechSegment, Timeline
 from podforge.visuals import cards
@@ -56,9 +55,7 @@ def episode(
 
 
 def features(tl: Timeline) -> AudioFeatures:
-    t = np.arange(tl.duration, dtype=np.float32) / RATE
-    mono = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
-    return AudioFeatures(np.stack([mono, mono], axis=1), RATE, FPS)
+    return tone_features(tl, gate_hz=3, fps=FPS)
 
 
 def video(size: str = "640x360", **more: object) -> VideoConfig:
@@ -180,15 +177,9 @@ def test_tiny_tiles_keep_the_initials_card() -> None:
 def test_memory_stays_flat_over_2000_frames() -> None:
     tl = episode(repeat=10)
     plan = plan_frames(tl, video(captions=True, visualizer={"kind": "spectrum"}), Path("."))
-    process, baseline = psutil.Process(), 0
-    for i, frame in enumerate(render_frames(plan, features(tl))):
-        if i == 300:  # past the first turns, so both avatars have rendered and cached their common poses
-            baseline = process.memory_info().rss
-        assert frame.shape == (360, 640, 3)
-        if i == 1999:
-            break
-    assert i == 1999
-    assert process.memory_info().rss - baseline < 40 * 2**20
+    # From frame 300: past the first turns, so both avatars have rendered and cached their common poses.
+    growth = rss_growth(render_frames(plan, features(tl)), warmup=300, count=2000, shape=(360, 640, 3))
+    assert growth < 40 * 2**20
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +195,6 @@ def face_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_photo_avatar_talks_in_its_tile(face_folder: Path) -> None:
     tl = episode(("illustrated", "photo:face.png"))
     plan = plan_frames(tl, video(), face_folder)
-    assert plan.avatars[1].source.photo is not None
     renderer = FrameRenderer(plan, features(tl))
     photo = plan.avatars[1].source
     assert photo.photo is not None
@@ -229,8 +219,6 @@ def test_photo_avatar_talks_in_its_tile(face_folder: Path) -> None:
 def test_duo_720p_with_two_avatars_keeps_up() -> None:
     tl = episode(repeat=6)
     plan = plan_frames(tl, VideoConfig(size="1280x720", layout="duo"), Path("."))
-    feats = features(tl)
-    start = time.process_time()
-    count = sum(1 for _ in render_frames(plan, feats))
-    per_frame = (time.process_time() - start) / count
+    count, seconds = cpu_time(render_frames(plan, features(tl)))
+    per_frame = seconds / count
     assert per_frame < 0.015, f"{per_frame * 1000:.1f} ms a frame"  # ~3 ms measured; the encoder takes ~12

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 
+from podforge.audio.export import write_mp3
 from podforge.errors import EngineError
 from podforge.voices.base import AudioChunk, VoiceSettings
 from podforge.voices.cloud import (
@@ -40,28 +39,12 @@ LONG_SENTENCE = (
 )
 
 
-def mp3_tone(seconds: float = TONE_SECONDS, rate: int = SAMPLE_RATE, hz: float = 440.0) -> bytes:
-    """A real MP3 of a sine tone, encoded with LAME in memory."""
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[None, :]
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
-        stream.codec_context.format = "fltp"
-        for start in range(0, samples.shape[1], 1152 * 8):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + 1152 * 8]), format="fltp", layout="mono"
-            )
-            frame.sample_rate = rate
-            frame.pts = start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
-def mp3() -> bytes:
-    return mp3_tone()
+def mp3(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real MP3 as the services send it: a 440 Hz sine tone, mono at SAMPLE_RATE (24 kHz), 48 kbit/s LAME."""
+    t = np.arange(int(TONE_SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+    samples = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    return write_mp3(tmp_path_factory.mktemp("tone") / "tone.mp3", samples, SAMPLE_RATE, bitrate=48_000).read_bytes()
 
 
 def assert_contract(chunks: list[AudioChunk], sentences: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from media import top_level_boxes
 from podforge import encode
 from podforge.encode import (
     NVENC,
@@ -73,19 +73,6 @@ def encoded(tmp_path_factory: pytest.TempPathFactory) -> Decoded:
         for frame in frames(writer.frames_needed):
             writer.write(frame)
     return Decoded(path, len(audio) / RATE, writer.frames_needed)
-
-
-def top_level_boxes(path: Path) -> list[str]:
-    data, boxes, at = path.read_bytes(), [], 0
-    while at + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[at : at + 8])
-        if size == 1:  # a 64-bit size follows the type
-            size = struct.unpack(">Q", data[at + 8 : at + 16])[0]
-        elif size == 0:  # the box runs to the end of the file
-            size = len(data) - at
-        boxes.append(kind.decode("latin-1"))
-        at += size
-    return boxes
 
 
 def decode_audio(path: Path) -> tuple[np.ndarray, list[int]]:
@@ -351,4 +338,5 @@ def test_nvenc_encodes_and_decodes(tmp_path: Path) -> None:
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) == 50
     assert np.abs(decoded[25][90:270, 160:480].astype(int) - np.array(colour(25))).max() <= 8
-    assert top_level_boxes(path).index("moov") < top_level_boxes(path).index("mdat")
+    boxes = top_level_boxes(path)
+    assert boxes.index("moov") < boxes.index("mdat")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from PIL import Image
 
+from media import cpu_time, rss_growth, tone_features
 from podforge.config import VideoConfig
 from podforge.errors import MediaError
 from podforge.script.speech_text import to_speech
@@ -54,9 +53,7 @@ def video(layout: str = "duo", size: str = "256x144", **more: object) -> VideoCo
 
 
 def features(tl: Timeline, fps: int = 25) -> AudioFeatures:
-    t = np.arange(tl.duration, dtype=np.float32) / RATE
-    mono = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)
-    return AudioFeatures(np.stack([mono, mono], axis=1).astype(np.float32), RATE, fps)
+    return tone_features(tl, gate_hz=2, fps=fps)
 
 
 TWO_LINES = [("ALEX", 3.2, 6.0), ("SAM", 6.4, 9.0)]
@@ -210,17 +207,8 @@ def test_memory_stays_flat_over_3000_frames() -> None:
     lines = [("ALEX" if k % 2 else "SAM", 0.5 + 4 * k, 4 * k + 4.2) for k in range(30)]
     tl = episode(lines, 121.0, chapters=tuple((10.0 * k, f"Part {k}") for k in range(12)))
     plan = plan_frames(tl, video("duo", "640x360"), Path("."))
-    feats = features(tl)
-    process = psutil.Process()
-    baseline = 0
-    for i, frame in enumerate(render_frames(plan, feats)):
-        if i == 100:
-            baseline = process.memory_info().rss
-        assert frame.shape == (360, 640, 3)
-        if i == 2999:
-            break
-    assert i == 2999
-    assert process.memory_info().rss - baseline < 30 * 2**20
+    growth = rss_growth(render_frames(plan, features(tl)), warmup=100, count=3000, shape=(360, 640, 3))
+    assert growth < 30 * 2**20
 
 
 @pytest.mark.slow
@@ -228,7 +216,5 @@ def test_duo_720p_renders_at_least_120_frames_a_second() -> None:
     lines = [("ALEX" if k % 2 else "SAM", 0.5 + 4 * k, 4 * k + 4.2) for k in range(15)]
     tl = episode(lines, 61.0)
     plan = plan_frames(tl, video("duo", "1280x720"), Path("."))
-    feats = features(tl)
-    start = time.process_time()
-    count = sum(1 for _ in render_frames(plan, feats))
-    assert count / (time.process_time() - start) >= 120
+    count, seconds = cpu_time(render_frames(plan, features(tl)))
+    assert count / seconds >= 120

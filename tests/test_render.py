@@ -196,3 +196,11 @@ def test_music_from_a_folder_of_the_users_tracks(write_script, fake_config, run_
     assert code == 0, err
     timeline = Timeline.from_json((tmp_path / "o" / "episode.timeline.json").read_text())
     assert timeline.of_kind(MusicSegment)
+    # Before the first line the music plays alone: it must be the folder's 220 Hz track, not a synthesised bed.
+    start, first_line = timeline.of_kind(MusicSegment)[0].start, timeline.of_kind(SpeechSegment)[0].start
+    assert first_line - start >= timeline.sample_rate
+    heard = decoded(tmp_path / "o" / "episode.mp3", timeline.sample_rate)[start:first_line].mean(axis=1)
+    power = np.abs(np.fft.rfft(heard * np.hanning(len(heard)))) ** 2
+    freqs = np.fft.rfftfreq(len(heard), 1 / timeline.sample_rate)
+    assert abs(freqs[power.argmax()] - 220) <= 5, freqs[power.argmax()]
+    assert power[np.abs(freqs - 220) <= 10].sum() > 0.9 * power.sum()  # a pure tone: measured 0.99999

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 
 pytest.importorskip("mediapipe")
@@ -44,14 +47,24 @@ def rendered(tmp_path_factory):
     return folder / "out" / "episode.mp4"
 
 
-def test_both_avatars_are_in_sync(rendered, run_cli):
-    code, out, err = run_cli("sync-report", rendered)
-    assert code == 0, err
+@pytest.fixture(scope="module")
+def report(rendered):
+    """Each measurement runs the landmark model on every frame (~10 s), so the module takes each once:
+    the CLI's (exit code, stdout, stderr) and the library's FaceSync list."""
+    from podforge.cli import main
     from podforge.syncreport import sync_report
     from podforge.timeline import Timeline
 
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["sync-report", str(rendered)])
     timeline = Timeline.from_json(rendered.with_suffix(".timeline.json").read_text())
-    faces = sync_report(rendered, timeline)
+    return code, out.getvalue(), err.getvalue(), sync_report(rendered, timeline)
+
+
+def test_both_avatars_are_in_sync(report):
+    code, out, err, faces = report
+    assert code == 0, err
     assert [f.speaker for f in faces] == ["ALEX", "SAM"], out
     for face in faces:
         assert face.frames > 50
@@ -60,8 +73,8 @@ def test_both_avatars_are_in_sync(rendered, run_cli):
     assert out.count("correlation") == 2
 
 
-def test_report_names_each_face_and_its_offset(rendered, run_cli):
-    code, out, err = run_cli("sync-report", rendered)
+def test_report_names_each_face_and_its_offset(report):
+    code, out, err, _ = report
     assert code == 0, err
     lines = out.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["face 1 (ALEX)", "face 2 (SAM)"]
