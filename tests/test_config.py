@@ -34,3 +34,19 @@ def test_an_output_stem_in_the_config_file_names_the_files(
     code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", config, "--audio-only")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.mp3")) == ["show-001.mp3"]
+
+
+def test_a_visualiser_position_nobody_set_stays_unset_through_every_overlay() -> None:
+    # The layout places a visualiser unless its position was chosen; filling in the defaults would move it.
+    front = FrontMatter.model_validate(
+        {"title": "T", "speakers": {"ALEX": {}}, "video": {"layout": "duo", "visualizer": {"kind": "waveform"}}}
+    )
+    merged = with_video_flags(with_front_matter(RenderConfig(), front), {"fps": 30})
+    assert merged.video.visualizer is not None
+    assert merged.video.visualizer.model_fields_set == {"kind"}
+    assert merged.video.model_fields_set == {"layout", "visualizer", "fps"}
+    chosen = FrontMatter.model_validate(
+        {"title": "T", "speakers": {"ALEX": {}}, "video": {"visualizer": {"kind": "waveform", "y": 0.1}}}
+    )
+    placed = with_front_matter(RenderConfig(), chosen).video.visualizer
+    assert placed is not None and placed.model_fields_set == {"kind", "y"} and placed.y == 0.1

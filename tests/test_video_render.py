@@ -138,3 +138,23 @@ def test_audio_only_render_reuses_the_video_renders_master(tmp_path, run_cli, wr
     stages = json.loads((tmp_path / "a" / "episode.metrics.json").read_text())["stages"]
     assert next(s for s in stages if s["name"] == "audio")["cached"] is True
     assert (tmp_path / "a" / "episode.mp3").read_bytes() == (tmp_path / "v" / "episode.mp3").read_bytes()
+
+
+def test_the_video_cache_tells_a_chosen_visualiser_position_from_the_layouts() -> None:
+    # Same values, different frames: the layout places a visualiser whose position nobody chose.
+    from pathlib import Path
+
+    from podforge.config import VideoConfig
+    from podforge.timeline import SpeakerInfo
+    from podforge.video import VideoJob
+
+    timeline = Timeline("T", 48_000, 48_000, {"A": SpeakerInfo("A", "fake:a", "#e4572e")}, ())
+    placed = VideoConfig.model_validate({"visualizer": {"kind": "spectrum"}})
+    assert placed.visualizer is not None
+    chosen = VideoConfig.model_validate({"visualizer": {"kind": "spectrum", "y": placed.visualizer.y}})
+    assert placed.model_dump() == chosen.model_dump()
+    keys = {
+        VideoJob(timeline, video, Path("."), "audio", lambda: np.zeros((1, 2))).key("libx264")
+        for video in (placed, chosen)
+    }
+    assert len(keys) == 2

@@ -181,8 +181,11 @@ Section = TypeVar("Section", bound=BaseModel)
 
 def _overlaid(section: Section, update: dict[str, Any]) -> Section:
     """``section`` with the keys of ``update`` replaced, validated again: nested settings (a visualiser) come
-    back as models, where ``model_copy(update=...)`` would leave them as the plain dicts it was given."""
-    return type(section).model_validate({**section.model_dump(), **update})
+    back as models, where ``model_copy(update=...)`` would leave them as the plain dicts it was given.
+
+    Only what was set goes in, so what nobody set stays unset: a visualiser whose position nobody chose is
+    still placed by the layout (see ``visuals.frames``)."""
+    return type(section).model_validate({**section.model_dump(exclude_unset=True), **update})
 
 
 def with_front_matter(config: RenderConfig, front: FrontMatter) -> RenderConfig:

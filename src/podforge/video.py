@@ -39,6 +39,8 @@ class VideoJob:
             audio=self.audio_key,
             timeline=self.timeline.to_json(),
             video=self.video.model_dump(mode="json"),
+            # What was chosen, not only its value: a visualiser with no chosen position is placed by the layout.
+            chosen=self.video.model_dump(mode="json", exclude_unset=True),
             encoder=encoder,
         )
 
