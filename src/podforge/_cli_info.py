@@ -42,11 +42,13 @@ def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
 
 
 def show_voices(console: Console) -> None:
-    table = Table("voice", "installed", "offline", "about")
-    for info in ENGINES.values():
-        installed = "yes" if info.installed() else f"no: {info.install_hint()}"
-        for voice in info.voices:
-            table.add_row(f"{info.name}:{voice}", installed, "yes" if info.offline else "no (cloud)", info.description)
+    from .voices.catalog import list_voices
+
+    table = Table("voice", "source", "gender", "installed", "offline", "about")
+    for voice in list_voices():
+        installed = "yes" if voice.installed else f"no: {voice.install_hint}"
+        offline = "yes" if voice.offline else "no (cloud)"
+        table.add_row(voice.id, voice.source, voice.gender or "", installed, offline, voice.description)
     console.print(table)
 
 
