@@ -18,7 +18,7 @@ from .audio.export import Chapter, Tags, write_mp3, write_wav
 from .audio.master import master
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
-from .publish import ChapterMark, Cue, chapters_json, srt_text, vtt_text
+from .transcripts import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 from .script.model import Script
 from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline, WordTiming
 

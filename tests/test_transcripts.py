@@ -1,4 +1,4 @@
-"""Tests for podforge.publish: SRT/WebVTT transcripts and JSON chapters."""
+"""Tests for podforge.transcripts: SRT/WebVTT transcripts and JSON chapters."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podforge.publish import (
+from podforge.transcripts import (
     LINE_WIDTH,
     MAX_LINES,
     ChapterMark,
