@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write_text
+from .artwork import embedded_cover
 from .audio.export import Chapter, Tags, write_mp3, write_wav
 from .audio.master import master
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
-from .transcripts import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 from .script.model import Script
 from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, Timeline, WordTiming
+from .transcripts import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 
 MASTER_KIND = "masters"
 PACKAGES = ("podforge", "hibari-tts", "piper-tts", "av", "numpy", "pyloudnorm", "mutagen", "pocketsphinx")
@@ -100,6 +101,12 @@ class AudioJob:
         return Tags(title=self.script.title, artist=artist, album=front.album or self.script.title,
                     year=str(front.year or ""), comment="Made with podforge")  # fmt: skip
 
+    @property
+    def cover(self) -> Path | None:
+        """The episode's art (``video.cover``): the audiogram's picture and the MP3's APIC frame."""
+        name = self.config.video.cover
+        return self.script.base_dir / name if name else None
+
     def key(self) -> str:
         media = sorted({seg.path for seg in self.timeline.of_kind(SfxSegment)}
                        | {seg.source for seg in self.timeline.of_kind(MusicSegment) if seg.is_file})  # fmt: skip
@@ -112,6 +119,8 @@ class AudioJob:
             tags=asdict(self.tags()),
             media={name: file_digest(self.script.base_dir / name) for name in media},
             versions=versions(),
+            # Only when set, so that the keys of episodes without art stay what they were.
+            **({"cover": file_digest(self.cover)} if self.cover else {}),
         )
 
 
@@ -163,7 +172,9 @@ def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndar
     out, rate = job.config.output, job.timeline.sample_rate
     mastered = master(job.make_mix(), rate, target_lufs=out.target_lufs, true_peak_limit_dbtp=out.true_peak_dbtp)
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
-    write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters)
+    cover = embedded_cover(job.cover) if job.cover else b""
+    write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters,
+              cover_jpeg=cover)  # fmt: skip
     if "wav" in written:
         write_wav(written["wav"], mastered.samples, rate)
     levels = {"lufs": round(mastered.lufs_out, 2), "true_peak_dbtp": round(mastered.true_peak_dbtp, 2)}

@@ -63,6 +63,7 @@ def check_script(
         if isinstance(event, Sfx | MusicCue) and _is_file(event):
             _check_media(script, event, sample_rate, sfx, problems)
     _check_music_engine(script, config, problems)
+    _check_cover(script, config, problems)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
     return CheckedScript(script, config, voices, sfx)
@@ -80,6 +81,23 @@ def _check_music_engine(script: Script, config: RenderConfig, problems: list[tup
     except (EngineError, ConfigError) as exc:
         at = moods[0].at if moods else Span(1)
         problems.append((Location(script.path, at.line, at.col), f"music: {exc}"))
+
+
+def _check_cover(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
+    """The cover goes into the MP3 even without video: a missing or broken one is found before any synthesis."""
+    if not config.video.cover:
+        return
+    from PIL import Image, UnidentifiedImageError
+
+    path = script.base_dir / config.video.cover
+    where = Location(script.path, 1, 1)
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except FileNotFoundError:
+        problems.append((where, f"video.cover {config.video.cover!r} not found (looked in {_shown(path)})"))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        problems.append((where, f"video.cover {config.video.cover!r} cannot be read as an image ({exc})"))
 
 
 def _is_file(event: Sfx | MusicCue) -> bool:

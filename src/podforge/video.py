@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from .artwork import embedded_cover
 from .cache import ContentCache, content_key
 from .config import VideoConfig
 from .encode import VideoSettings, VideoWriter, select_encoder
+from .errors import EncodeError
+from .outputs import file_digest
 from .timeline import Timeline
 
 VIDEO_VERSION = "2"  # bump when frames change for the same inputs: cached MP4s are keyed on it
@@ -42,7 +45,12 @@ class VideoJob:
             # What was chosen, not only its value: a visualiser with no chosen position is placed by the layout.
             chosen=self.video.model_dump(mode="json", exclude_unset=True),
             encoder=encoder,
+            **({"cover": file_digest(self.cover)} if self.cover else {}),
         )
+
+    @property
+    def cover(self) -> Path | None:
+        return self.base_dir / self.video.cover if self.video.cover else None
 
 
 def publish_video(
@@ -56,6 +64,8 @@ def publish_video(
         shutil.copyfile(cached, path)
         return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": True}
     frames = _encode(path, job, choice, cache, on_frames)
+    if job.cover:
+        tag_mp4_cover(path, embedded_cover(job.cover))
     cache.put_file("videos", key, ".mp4", path)
     return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": False, "frames": frames}
 
@@ -77,3 +87,21 @@ def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_fram
             if writer.frames_written % PROGRESS_EVERY == 0 or writer.frames_written == total:
                 on_frames(writer.frames_written, total)
     return writer.frames_written
+
+
+def tag_mp4_cover(path: Path, jpeg: bytes) -> None:
+    """Add ``jpeg`` as the MP4's cover art (``covr``) after the mux.
+
+    Done here rather than in the encoder: mutagen rewrites the ``moov`` box in place and moves the chunk
+    offsets with it, so the fast-start layout survives; ``path`` is a staged file, so a failure leaves no
+    half-tagged video where the user looks.
+    """
+    from mutagen import MutagenError
+    from mutagen.mp4 import MP4, MP4Cover
+
+    try:
+        mp4 = MP4(path)
+        mp4["covr"] = [MP4Cover(jpeg, imageformat=MP4Cover.FORMAT_JPEG)]
+        mp4.save()
+    except (MutagenError, OSError) as exc:
+        raise EncodeError(f"{path.name}: cannot add the cover art ({exc}); check free disk space") from exc

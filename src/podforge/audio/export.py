@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from mutagen import MutagenError
 from mutagen.id3 import (
+    APIC,
     CHAP,
     COMM,
     CTOC,
@@ -29,6 +30,7 @@ from mutagen.id3 import (
     Encoding,
     Frame,
     ID3NoHeaderError,
+    PictureType,
 )
 
 from podforge._atomic import atomic_path
@@ -156,14 +158,18 @@ def _chapter_frames(chapters: Sequence[Chapter]) -> list[Frame]:
     return frames
 
 
-def _write_id3(tmp: Path, tags: Tags | None, chapters: Sequence[Chapter]) -> None:
+def _write_id3(tmp: Path, tags: Tags | None, chapters: Sequence[Chapter], cover_jpeg: bytes) -> None:
     try:  # FFmpeg writes an ID3v2.4 header (encoder name); keep it and add ours
         id3 = ID3(tmp)
     except ID3NoHeaderError:
         id3 = ID3()
-    for key in ("CHAP", "CTOC"):
+    for key in ("CHAP", "CTOC", "APIC"):
         id3.delall(key)
-    for frame in (_tag_frames(tags) if tags else []) + _chapter_frames(chapters):
+    frames = (_tag_frames(tags) if tags else []) + _chapter_frames(chapters)
+    if cover_jpeg:
+        frames.append(APIC(encoding=Encoding.UTF8, mime="image/jpeg", type=PictureType.COVER_FRONT, desc="Cover",
+                           data=cover_jpeg))  # fmt: skip
+    for frame in frames:
         id3.add(frame)
     id3.save(tmp, v2_version=4)
 
@@ -176,9 +182,11 @@ def write_mp3(
     bitrate: int = 192_000,
     tags: Tags | None = None,
     chapters: Sequence[Chapter] = (),
+    cover_jpeg: bytes = b"",
 ) -> Path:
     """Encode CBR MP3 with LAME and tag it (ID3v2.4: title, artist, album, year, comment,
-    chapters as CHAP frames chp0, chp1, ... under an ordered top-level CTOC ``toc``).
+    chapters as CHAP frames chp0, chp1, ... under an ordered top-level CTOC ``toc``, and
+    ``cover_jpeg`` as the front-cover APIC frame).
 
     ``samples`` is (n,) mono or (n, 2) stereo float32 in [-1, 1]. Writes atomically; raises
     EncodeError, leaving any existing file at ``path`` as it was, when anything fails.
@@ -190,8 +198,8 @@ def write_mp3(
     try:
         with atomic_path(dest) as tmp:
             _encode_mp3(tmp, planar, sample_rate, bitrate)
-            if tags or chapters:
-                _write_id3(tmp, tags, chapters)
+            if tags or chapters or cover_jpeg:
+                _write_id3(tmp, tags, chapters, cover_jpeg)
     except (av.FFmpegError, OSError, ValueError, MutagenError) as exc:
         raise EncodeError(f"{dest}: cannot write MP3 ({exc}); {_ENCODE_HINT}") from exc
     return dest
