@@ -95,6 +95,24 @@ def check(
 
 
 @app.command()
+def publish(
+    show: Annotated[Path, typer.Argument(help="the show folder: show.yaml and episode scripts", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("-o", "--out", help="the site folder (replaced whole)")] = Path("site"),
+    base_url: Annotated[str | None, typer.Option("--base-url", help="where the site is served")] = None,
+    check: Annotated[bool, typer.Option("--check", help="only check the site in OUT against the rules")] = False,
+    video: Annotated[bool, typer.Option("--video", help="also render each episode's MP4")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Publish SHOW as a podcast feed and static site in OUT (or --check the site already there)."""
+    from ._cli_publish import run_check, run_publish
+
+    if check:
+        run_check(out, show, out_dir, base_url=base_url, config_path=config)
+        return
+    run_publish(out, show, out_dir, base_url=base_url, video=video, config_path=config)
+
+
+@app.command()
 def voices() -> None:
     """List TTS engines and voices, and whether each is installed."""
     from ._cli_info import show_voices

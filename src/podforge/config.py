@@ -6,6 +6,7 @@ front matter or a config file is an error with a location, not a silent no-op.
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -153,6 +154,22 @@ class FrontMatter(_Strict):
     music: MusicConfig = Field(default_factory=MusicConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    # What `podforge publish` puts in the feed; a plain render ignores them.
+    episode: int | None = Field(default=None, ge=1, strict=True)
+    season: int | None = Field(default=None, ge=1, strict=True)
+    date: datetime.date | None = None
+    description: str | None = None
+    explicit: bool | None = Field(default=None, strict=True)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        # YAML reads 2024-05-01 as a date already; anything else must be that form, not a timestamp.
+        if value is None or type(value) is datetime.date:
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return value.strip()
+        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")
 
     @field_validator("speakers", mode="before")
     @classmethod
