@@ -16,6 +16,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +86,6 @@ def check_site(site: Path) -> int:
     problems = feed_problems(site)
     if problems:
         raise ScriptError([(Location("feed.xml"), problem) for problem in problems])
-    from .rules import ET
-
     return len(ET.parse(site / "feed.xml").getroot().findall("channel/item"))
 
 
@@ -101,8 +100,10 @@ def _build(
 ) -> list[Item]:
     cache = ContentCache(options.cache_dir)
     cover_name, render_cover = _cover(show, staging, cache)
-    video = options.config.video.model_copy(update={"cover": str(render_cover)})
-    config = options.config.model_copy(update={"video": video})
+    config = options.config
+    if config.video.cover is None:  # a cover the -c config names stays; else every episode gets the show's
+        video = config.video.model_copy(update={"cover": str(render_cover)})
+        config = config.model_copy(update={"video": video})
     items = []
     for number, episode in enumerate(show.episodes, start=1):
         items.append(_episode(episode, staging, config, state[episode.slug], options, on_progress))

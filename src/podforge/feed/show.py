@@ -10,14 +10,15 @@ import datetime
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._yamlpos import locate
-from ..config import FrontMatter, RenderConfig, describe_validation_error
+from ..config import RenderConfig, describe_validation_error
 from ..errors import Location, ScriptError
+from ..script.model import Script
 from .categories import Category, parse_category
 
 SHOW_FILE = "show.yaml"
@@ -34,8 +35,8 @@ class ShowConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str = Field(min_length=1)
-    author: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=255)
+    author: str = Field(min_length=1, max_length=255)
     email: str
     description: str = Field(min_length=1, max_length=4000)
     language: str = "en"
@@ -117,7 +118,7 @@ def load_show(folder: Path, render_config: RenderConfig, base_url: str | None = 
     if not folder.is_dir():
         raise ScriptError.at(Location(folder), "no such show folder; give the folder that holds show.yaml")
     config, text = _read_show_file(show_path, problems)
-    url = _base_url(show_path, text, config, base_url, problems)
+    url = _base_url(show_path, config, base_url, problems)
     cover = _cover(show_path, text, config, problems)
     episodes = _episodes(folder, render_config, problems)
     if config is not None:
@@ -156,7 +157,7 @@ def _read_show_file(path: Path, problems: Problems) -> tuple[ShowConfig | None, 
         return None, text
 
 
-def _base_url(path: Path, text: str, config: ShowConfig | None, flag: str | None, problems: Problems) -> str | None:
+def _base_url(path: Path, config: ShowConfig | None, flag: str | None, problems: Problems) -> str | None:
     if flag is not None:
         try:
             return checked_base_url(flag)
@@ -193,7 +194,7 @@ def _episodes(folder: Path, render_config: RenderConfig, problems: Problems) -> 
         except ScriptError as exc:
             problems.extend(exc.problems)
             continue
-        episode = _episode(path, checked.script.title, checked.script.front, checked.script)
+        episode = _episode(checked.script)
         if episode.slug in slugs:
             where = Location(path, 1, 1)
             problems.append((where, f"has the same web name {episode.slug!r} as {slugs[episode.slug]}; rename one"))
@@ -202,7 +203,8 @@ def _episodes(folder: Path, render_config: RenderConfig, problems: Problems) -> 
     return episodes
 
 
-def _episode(path: Path, title: str, front: FrontMatter, script: Any) -> Episode:
+def _episode(script: Script) -> Episode:
+    path, title, front = script.path, script.title, script.front
     spoken = " ".join(line.text for line in script.lines[:2])
     description = front.description or (spoken[:297] + "…" if len(spoken) > 300 else spoken) or title
     color = next(iter(script.speakers.values())).color if script.speakers else "#3b82f6"
