@@ -170,6 +170,10 @@ BAD_FOLDERS = {
         lambda show: _sub(show / "ep2.md", "episode: 2", "episode: 1"),
         r"ep2\.md:3:10: episode 1 is also ep1\.md's number",
     ),
+    "unknown category": (
+        lambda show: _sub(show / "show.yaml", "Technology", "Tech"),
+        r"show\.yaml:6:\d+: categories: 'Tech' is not an Apple Podcasts category; did you mean 'Tech News' or",
+    ),
     "bad date": (lambda show: _sub(show / "ep2.md", "2024-05-02", "2024-5-2"), r"ep2\.md:4:7: front matter date: "),
 }
 

@@ -60,13 +60,6 @@ class ShowConfig(BaseModel):
             raise ValueError(f"{value!r} is not an ISO 639 language code; write e.g. en, en-us, fr")
         return value.strip().lower()
 
-    @field_validator("categories")
-    @classmethod
-    def _categories(cls, value: list[str]) -> list[str]:
-        for name in value:
-            parse_category(name)
-        return value
-
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
@@ -148,13 +141,26 @@ def _read_show_file(path: Path, problems: Problems) -> tuple[ShowConfig | None, 
         problems.append((Location(path, 1, 1), "show.yaml must be `key: value` pairs (title:, author:, …)"))
         return None, text
     try:
-        return ShowConfig.model_validate(data), text
+        config = ShowConfig.model_validate(data)
     except ValidationError as exc:
         for key_path, message in describe_validation_error(exc):
             dotted = ".".join(str(p) for p in key_path)
             hint = "; add it" if message == "Field required" else ""
             problems.append((Location(path, *locate(text, key_path)), f"{dotted}: {message}{hint}"))
         return None, text
+    bad = _category_problems(path, text, config.categories)
+    problems.extend(bad)
+    return (None if bad else config), text
+
+
+def _category_problems(path: Path, text: str, categories: list[str]) -> Problems:
+    found: Problems = []
+    for index, name in enumerate(categories):
+        try:
+            parse_category(name)
+        except ValueError as exc:
+            found.append((Location(path, *locate(text, ["categories", index])), f"categories: {exc}"))
+    return found
 
 
 def _base_url(path: Path, config: ShowConfig | None, flag: str | None, problems: Problems) -> str | None:
