@@ -238,6 +238,9 @@ def test_episode_page_plays_and_a_chapter_click_seeks(published, browser_page):
     page.wait_for_function("document.querySelector('ol.chapters li:nth-child(2)').classList.contains('current')")
     assert "Glad to be here today." in page.locator(".transcript").inner_text()
     screenshot(page, "feed-episode")
+    page.click("header a")
+    assert page.locator("ol.episodes li a").all_inner_texts() == ["Second Wind", "First Light"]
+    screenshot(page, "feed-index")
 
 
 def test_video_episode_is_an_alternate_enclosure_with_cover_art(tmp_path, run_cli):

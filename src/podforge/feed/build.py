@@ -1,7 +1,7 @@
 """``publish``: a show folder in, a static site out (feed.xml, cover, pages, media), swapped in whole.
 
 Every episode is rendered on every publish, through the content cache: an unchanged episode costs a parse,
-cache look-ups and file copies (measured: about a tenth of a second each with the fake voice), and nothing
+cache look-ups and file copies (bench/publish.py: 0.18 s per one-minute hibari episode, against 9.7 s cold), and nothing
 can go stale the way a hash of the script alone would let it (a music file or sound effect the script names
 changing under it). The site is built in a staging folder beside SITE, checked against the directories'
 rules, and only then renamed into place; a bad show folder or a failed check leaves the previous site as it
