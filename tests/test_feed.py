@@ -207,6 +207,21 @@ def test_bad_show_folder_is_one_located_error_and_the_site_stays(case, published
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site.")]
 
 
+def test_publish_refuses_a_feed_that_breaks_the_rules(published, tmp_path, run_cli, fake_config):
+    show, site = published
+    show2, site2 = tmp_path / "show", tmp_path / "site"
+    shutil.copytree(show, show2)
+    shutil.copytree(site, site2)
+    before = snapshot(site2)
+    _sub(show2 / "ep2.md", "title: Second Wind", "title: " + "Long " * 60)  # Apple allows 255 characters
+    code, _, err = run_cli("publish", show2, "-o", site2, "-c", fake_config)
+    assert code == 2
+    (line,) = err.splitlines()
+    assert re.match(r"error: feed\.xml: item 1 \('Long Long .*'\): <title> is 299 characters; the limit is 255$", line)
+    assert snapshot(site2) == before
+    assert (show2 / "feed-state.json").read_bytes() == (show / "feed-state.json").read_bytes()
+
+
 def test_user_cover_in_another_colour_space_is_converted(published, tmp_path, run_cli, fake_config):
     show, _ = published
     show2 = tmp_path / "show"

@@ -29,8 +29,8 @@ ENCLOSURE_TYPES = {"audio/mpeg": (".mp3",), "audio/x-m4a": (".m4a",), "video/mp4
 _DURATION = re.compile(r"^(\d+|(\d+:)?[0-5]?\d:[0-5]\d)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
-_MAX_TEXT = 255
-_MAX_DESCRIPTION = 4000
+_MAX_TEXT = 255  # characters
+_MAX_DESCRIPTION = 4000  # bytes
 
 
 def _it(name: str) -> str:
@@ -83,19 +83,20 @@ def feed_problems(site: Path) -> list[str]:
     return problems
 
 
-def _text_problem(node: ET.Element, tag: str, label: str, limit: int = _MAX_TEXT) -> list[str]:
+def _text_problem(node: ET.Element, tag: str, label: str, *, required: bool = True) -> list[str]:
+    """A missing, empty or too long value: descriptions are limited in bytes, other tags in characters."""
     value = (node.findtext(tag) or "").strip()
     if not value:
-        return [f"<{label}> is missing or empty"]
-    if len(value.encode()) > limit:
-        return [f"<{label}> is {len(value.encode())} bytes; the limit is {limit}"]
+        return [f"<{label}> is missing or empty"] if required else []
+    if label == "description" and len(value.encode()) > _MAX_DESCRIPTION:
+        return [f"<{label}> is {len(value.encode())} bytes; the limit is {_MAX_DESCRIPTION}"]
+    if label != "description" and len(value) > _MAX_TEXT:
+        return [f"<{label}> is {len(value)} characters; the limit is {_MAX_TEXT}"]
     return []
 
 
 def _channel_problems(channel: ET.Element, files: _Site) -> list[str]:
-    found = _text_problem(channel, "title", "title") + _text_problem(
-        channel, "description", "description", _MAX_DESCRIPTION
-    )
+    found = _text_problem(channel, "title", "title") + _text_problem(channel, "description", "description")
     found += _text_problem(channel, _it("author"), "itunes:author")
     language = (channel.findtext("language") or "").strip()
     if not _LANGUAGE.match(language):
@@ -155,7 +156,7 @@ def _unique(items: list[ET.Element], label: str, tag: str, attr: str | None = No
 
 
 def _item_problems(item: ET.Element, files: _Site, serial: bool) -> list[str]:
-    found = _text_problem(item, "title", "title")
+    found = _text_problem(item, "title", "title") + _text_problem(item, "description", "description", required=False)
     if not (item.findtext("guid") or "").strip():
         found.append("<guid> is missing; apps tell episodes apart by it")
     if email.utils.parsedate_tz((item.findtext("pubDate") or "").strip()) is None:
