@@ -61,7 +61,7 @@ class PublishResult:
 def publish_show(show_dir: Path, options: PublishOptions, on_progress: Progress = _ignore) -> PublishResult:
     """Render what the show folder holds and replace SITE with the finished, checked site."""
     started = time.perf_counter()
-    site = options.site_dir
+    site = options.site_dir.resolve()  # "-o ." must name the folder, not stage inside it
     _check_site_folder(site)
     show = load_show(show_dir, options.config, options.base_url)
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
