@@ -297,3 +297,34 @@ def test_render_with_a_cover_embeds_it_and_a_missing_one_is_found_first(write_sc
     assert code == 2
     assert re.match(r"error: episode\.md:1:1: video\.cover 'nope\.jpg' not found", err), err
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "fmt", "problem"),
+    [
+        ("ok.jpg", (1400, 1400), "JPEG", None),
+        ("ok.png", (3000, 3000), "PNG", None),
+        ("big.png", (3200, 3200), "PNG", "must be 1400 to 3000 px a side"),
+        ("named.jpg", (1400, 1400), "PNG", "is a PNG file; name it with .png"),
+        ("art.gif", (1400, 1400), "GIF", "is GIF; save it as JPEG or PNG"),
+    ],
+)
+def test_cover_rules(tmp_path, name, size, fmt, problem):
+    from podforge.artwork import cover_problems, publishable_cover
+
+    Image.new("RGB", size, (1, 2, 3)).save(tmp_path / name, format=fmt)
+    found = cover_problems(tmp_path / name)
+    assert found == [] if problem is None else problem in " ".join(found)
+    if problem is None:
+        assert publishable_cover(tmp_path / name).data == (tmp_path / name).read_bytes()  # RGB is left as it is
+
+
+def test_cmyk_jpeg_cover_is_converted_to_rgb(tmp_path):
+    from podforge.artwork import publishable_cover
+
+    Image.new("CMYK", (1500, 1500), (0, 255, 255, 0)).save(tmp_path / "print.jpg")
+    cover = publishable_cover(tmp_path / "print.jpg")
+    with Image.open(io.BytesIO(cover.data)) as img:
+        assert (img.format, img.mode, cover.converted, cover.suffix) == ("JPEG", "RGB", True, ".jpg")
+        red, green, blue = img.getpixel((750, 750))
+        assert red > 200 and green < 60 and blue < 60
