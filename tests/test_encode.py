@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from fake_gpu import need_gpu
 from media import top_level_boxes
 from podforge import encode
 from podforge.encode import (
@@ -329,7 +330,7 @@ def test_real_probe_runs_once_per_process() -> None:
 def test_nvenc_encodes_and_decodes(tmp_path: Path) -> None:
     choice = select_encoder()
     if choice.name != NVENC:
-        pytest.skip(choice.reason)
+        need_gpu(choice.reason)
     settings = VideoSettings(640, 360, FPS, encoder=choice)
     path = encode_frames(tmp_path / "nvenc.mp4", settings, frames(50, 640, 360), tone(2.0))
     with av.open(str(path)) as container:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fake_gpu import need_gpu
+from podforge.gpu import probe_gpus
 from podforge.metrics import ResourceMonitor, StageRecorder, detect_gpu, write_metrics
 
 
@@ -176,6 +178,7 @@ TOP_KEYS = {
     "wall_seconds": float,
     "realtime_factor": float,
     "device": dict,
+    "gpu": dict,
     "stages": list,
     "peak_rss_mb": float,
     "options": dict,
@@ -296,7 +299,7 @@ def test_detect_gpu_is_none_without_pynvml(monkeypatch: pytest.MonkeyPatch) -> N
     assert detect_gpu() is None
 
 
-def test_detect_gpu_swallows_unexpected_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detect_gpu_is_none_on_unexpected_errors_and_the_probe_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     pynvml = pytest.importorskip("pynvml")
     monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
     monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: None)
@@ -305,14 +308,17 @@ def test_detect_gpu_swallows_unexpected_errors(monkeypatch: pytest.MonkeyPatch) 
         raise OSError("no device")
 
     monkeypatch.setattr(pynvml, "nvmlDeviceGetHandleByIndex", no_device)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 1)
+    monkeypatch.setattr(pynvml, "nvmlSystemGetDriverVersion", lambda: "550.54")
     assert detect_gpu() is None
+    assert probe_gpus().problem == "NVML error while listing GPUs (OSError: no device)"
 
 
 @pytest.mark.gpu
 def test_real_gpu() -> None:
     gpu = detect_gpu()
     if gpu is None:
-        pytest.skip("no NVIDIA GPU")
+        need_gpu(f"no NVIDIA GPU: {probe_gpus().problem}")
     assert gpu.name().strip()
     assert gpu.memory_total_mb() > 0
     assert 0.0 <= gpu.utilization_percent() <= 100.0

@@ -52,27 +52,49 @@ def show_voices(console: Console) -> None:
     console.print(table)
 
 
-def show_doctor(console: Console) -> None:
+def show_doctor(console: Console, gpu_mode: str = "auto", gpu_device: int = 0) -> None:
     import av
 
-    from .metrics import detect_gpu
-
-    gpu = detect_gpu()
     console.print(
         f"python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} cores"
     )
     codecs = ("libmp3lame", "aac", "libx264", "h264_nvenc")
     found = ", ".join(f"{name} {'yes' if name in av.codecs_available else 'no'}" for name in codecs)
     console.print(f"PyAV {av.__version__}; encoders: {found}")
-    from .encode import select_encoder
-
-    choice = select_encoder("auto")
-    console.print(f"video encoder: {choice.name} ({choice.reason})")
-    console.print(f"GPU: {gpu.name() if gpu else 'none found (NVML unavailable); CPU paths are used'}")
+    show_gpu(console, gpu_mode, gpu_device)
     for info in ENGINES.values():
         state = "installed" if info.installed() else f"missing ({info.install_hint()})"
         console.print(f"tts {info.name}: {state}")
     show_cache(console)
+
+
+def show_gpu(console: Console, mode: str, device: int) -> None:
+    """GPUs and driver, and what each GPU-capable engine would use under ``mode``, with the reason."""
+    from .encode import NVENC
+    from .gpu import choose_encoder, onnx_device, plan_gpu, probe_gpus
+
+    probe = probe_gpus()
+    for gpu in probe.devices:
+        console.print(f"GPU {gpu.index}: {gpu.name}, {gpu.memory_mb:.0f} MB, driver {probe.driver}")
+    if not probe.devices:
+        console.print(f"GPU: none ({probe.problem}); CPU paths are used")
+    plan = plan_gpu("auto" if mode == "on" else mode, device, probe)
+    choice = choose_encoder("auto", plan)
+    onnx = onnx_device(plan)
+    console.print(f"gpu.mode {mode}, gpu.device {device}: {'used' if plan.use else 'not used'} ({plan.reason})")
+    console.print(f"video encoder: {choice.name} ({choice.reason})")
+    console.print(f"NVENC: {'yes' if choice.name == NVENC else 'no'}")
+    try:
+        import onnxruntime
+
+        providers = ", ".join(onnxruntime.get_available_providers())
+    except ImportError:
+        providers = "onnxruntime not installed"
+    console.print(f"ONNX providers: {providers}")
+    onnx_users = ", ".join(name for name, info in ENGINES.items() if info.onnx)
+    console.print(f"tts {onnx_users} (ONNX) run on {onnx.provider} ({onnx.reason})")
+    where = f"GPU {plan.index}" if plan.use else "the CPU"
+    console.print(f"avatar sadtalker, wav2lip: run on {where} (CUDA_VISIBLE_DEVICES), if their own torch has CUDA")
 
 
 def show_cache(console: Console) -> None:

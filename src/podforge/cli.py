@@ -56,14 +56,20 @@ def render(
     fps: Annotated[int | None, typer.Option(help="video frame rate: 25 or 30")] = None,
     layout: Annotated[str | None, typer.Option(help="solo, duo, active-speaker or audiogram")] = None,
     no_captions: Annotated[bool, typer.Option("--no-captions", help="no burned-in captions")] = False,
+    gpu: Annotated[str | None, typer.Option(help="auto (an NVIDIA GPU when it works), on (fail without), off")] = None,
+    avatar_fallback: Annotated[
+        str | None, typer.Option(help="photo or illustrated: what a speaker gets when SadTalker/Wav2Lip fails")
+    ] = None,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
     from ._cli_render import run_render
 
     flags: dict[str, object] = {"size": size, "fps": fps, "layout": layout, "captions": False if no_captions else None}
     video_flags = {key: value for key, value in flags.items() if value is not None}
+    sections: dict[str, dict[str, object]] = {"gpu": {"mode": gpu}, "avatar": {"fallback": avatar_fallback}}
+    other = {name: values for name, values in sections.items() if all(v is not None for v in values.values())}
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags)  # fmt: skip
+               video_flags=video_flags, flags=other)  # fmt: skip
 
 
 @app.command()
@@ -121,11 +127,13 @@ def voices() -> None:
 
 
 @app.command()
-def doctor() -> None:
-    """Report engines, encoders, GPU and cache."""
+def doctor(config: ConfigOpt = None) -> None:
+    """Report engines, encoders, GPU (and what uses it) and cache."""
     from ._cli_info import show_doctor
+    from .config import load_render_config
 
-    show_doctor(out)
+    gpu = load_render_config(config).gpu
+    show_doctor(out, gpu.mode, gpu.device)
 
 
 @app.command("sync-report")

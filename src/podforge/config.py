@@ -145,6 +145,33 @@ class OutputConfig(_Strict):
     true_peak_dbtp: float = Field(default=TRUE_PEAK_DBTP, ge=-6.0, le=0.0)
 
 
+class GpuConfig(_Strict):
+    """`gpu:` in the render config (or `--gpu`): whether the render may use an NVIDIA GPU, and which one."""
+
+    mode: Literal["auto", "on", "off"] = Field(default="auto", description="on: fail unless the GPU is usable")
+    device: int = Field(default=0, ge=0, le=63, description="NVML index of the GPU to use")
+
+
+class AvatarEngineConfig(_Strict):
+    """`avatar:` in the front matter or the render config: what animates the photo avatars.
+
+    `photo` is podforge's own landmark animation; `sadtalker` and `wav2lip` run a checkout of that
+    project the user installed (see ``visuals.avatars.talking``). Paths are relative to the script.
+    """
+
+    engine: Literal["photo", "sadtalker", "wav2lip"] = "photo"
+    checkout: str | None = Field(default=None, description="the folder the tool was cloned into")
+    python: str | None = Field(default=None, description="the Python of the tool's environment")
+    checkpoint: str | None = Field(default=None, description="Wav2Lip .pth or SadTalker checkpoints folder")
+    size: Literal[256, 512] = Field(default=256, description="SadTalker's model size")
+    enhancer: Literal["gfpgan", "RestoreFormer"] | None = None
+    extra_args: tuple[str, ...] = ()
+    timeout_s: float = Field(default=3600.0, gt=0.0)
+    fallback: Literal["photo", "illustrated"] | None = Field(
+        default=None, description="what a speaker gets when the tool fails; unset: the render fails"
+    )
+
+
 class FrontMatter(_Strict):
     title: str | None = None
     author: str | None = None
@@ -170,6 +197,7 @@ class FrontMatter(_Strict):
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             return value.strip()
         raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")
+    avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
 
     @field_validator("speakers", mode="before")
     @classmethod
@@ -191,6 +219,8 @@ class RenderConfig(_Strict):
     music: MusicConfig = Field(default_factory=MusicConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
+    avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
 
 
 Section = TypeVar("Section", bound=BaseModel)
@@ -210,19 +240,31 @@ def with_front_matter(config: RenderConfig, front: FrontMatter) -> RenderConfig:
     music = _overlaid(config.music, front.music.model_dump(exclude_unset=True))
     output = _overlaid(config.output, front.output.model_dump(exclude_unset=True))
     video = _overlaid(config.video, front.video.model_dump(exclude_unset=True))
-    return config.model_copy(update={"music": music, "output": output, "video": video})
+    avatar = _overlaid(config.avatar, front.avatar.model_dump(exclude_unset=True))
+    return config.model_copy(update={"music": music, "output": output, "video": video, "avatar": avatar})
 
 
 def with_video_flags(config: RenderConfig, flags: dict[str, object]) -> RenderConfig:
     """Command-line video flags (--size, --fps, --layout, --no-captions) over everything else."""
+    return with_flags(config, "video", flags)
+
+
+# The command-line flag that sets a (section, key) whose name is not simply --key.
+FLAG_NAMES = {("gpu", "mode"): "--gpu", ("avatar", "fallback"): "--avatar-fallback"}
+
+
+def with_flags(config: RenderConfig, section: str, flags: dict[str, object]) -> RenderConfig:
+    """Command-line flags for one section (`video`, `gpu`, `avatar`) laid over everything else."""
     if not flags:
         return config
     try:
-        video = _overlaid(config.video, flags)
+        updated = _overlaid(getattr(config, section), flags)
     except ValidationError as exc:
         (key_path, message), *_ = describe_validation_error(exc)
-        raise ConfigError(f"--{str(key_path[0]).replace('_', '-')}: {message}") from exc
-    return config.model_copy(update={"video": video})
+        key = str(key_path[0])
+        flag = FLAG_NAMES.get((section, key), f"--{key.replace('_', '-')}")
+        raise ConfigError(f"{flag}: {message}") from exc
+    return config.model_copy(update={section: updated})
 
 
 def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

@@ -53,10 +53,13 @@ class EncoderChoice:
 
     name: str  # "h264_nvenc" | "libx264"
     reason: str
+    device: int = 0  # the GPU NVENC runs on (NVML numbering)
 
 
-def select_encoder(preference: str = "auto", *, probe: Callable[[str], bool] | None = None) -> EncoderChoice:
-    """Pick the H.264 encoder: "auto" uses NVENC only when it passes a real test encode.
+def select_encoder(
+    preference: str = "auto", *, probe: Callable[[str], bool] | None = None, device: int = 0
+) -> EncoderChoice:
+    """Pick the H.264 encoder: "auto" uses NVENC only when it passes a real test encode on GPU ``device``.
 
     ``probe(name)`` replaces that test encode (the GPU boundary) so tests can fake either answer;
     without it the result of the real test is cached for the life of the process.
@@ -65,27 +68,27 @@ def select_encoder(preference: str = "auto", *, probe: Callable[[str], bool] | N
         return EncoderChoice(X264, "libx264 requested")
     if preference not in ("auto", NVENC):
         raise EncodeError(f"unknown encoder {preference!r}; use auto, {X264} or {NVENC}")
-    problem = _nvenc_problem(probe)
+    problem = _nvenc_problem(probe, device)
     if preference == NVENC:
         if problem:
             raise EncodeError(f"{NVENC} was requested but is not usable: {problem}")
-        return EncoderChoice(NVENC, f"{NVENC} requested")
+        return EncoderChoice(NVENC, f"{NVENC} requested", device)
     if problem:
         return EncoderChoice(X264, problem)
-    return EncoderChoice(NVENC, f"{NVENC} passed a test encode")
+    return EncoderChoice(NVENC, f"{NVENC} passed a test encode on GPU {device}", device)
 
 
-def _nvenc_problem(probe: Callable[[str], bool] | None) -> str:
+def _nvenc_problem(probe: Callable[[str], bool] | None, device: int) -> str:
     """Why NVENC cannot be used here, or "" when it can."""
     if NVENC not in av.codecs_available:
         return "no NVIDIA encoder in this FFmpeg build"
     if probe is not None:
         return "" if probe(NVENC) else f"{NVENC} unavailable: the test encode failed"
-    return _test_encode(NVENC)
+    return _test_encode(NVENC, device)
 
 
 @functools.cache
-def _test_encode(name: str) -> str:
+def _test_encode(name: str, device: int = 0) -> str:
     """Encode a few tiny frames with ``name``; "" on success, else the reason it failed.
 
     Being listed in ``av.codecs_available`` only means FFmpeg was built with the encoder: the
@@ -97,6 +100,7 @@ def _test_encode(name: str) -> str:
         ctx.width = ctx.height = _PROBE_SIZE
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = Fraction(1, 25)
+        ctx.options = {"gpu": str(device)}
         planes = np.full((_PROBE_SIZE * 3 // 2, _PROBE_SIZE), 128, dtype=np.uint8)
         for index in range(_PROBE_FRAMES):
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
@@ -137,7 +141,7 @@ class VideoSettings:
 def _codec_options(settings: VideoSettings) -> dict[str, str]:
     if settings.encoder.name == NVENC:
         cq = min(51, settings.crf + _NVENC_CQ_OFFSET)
-        return {"preset": "p4", "rc": "vbr", "cq": str(cq), "profile": "high"}
+        return {"preset": "p4", "rc": "vbr", "cq": str(cq), "profile": "high", "gpu": str(settings.encoder.device)}
     return {"crf": str(settings.crf), "preset": settings.preset, "profile": "high"}
 
 

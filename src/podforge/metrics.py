@@ -1,8 +1,9 @@
 """Resource metrics for a render: wall time, CPU, memory and GPU use per stage.
 
 Keeps the older tool's "GPU manager" contract: a :class:`GpuBackend` that can name the
-device and report its memory and utilization, :func:`detect_gpu` that quietly returns
-``None`` without a GPU, and :meth:`ResourceMonitor.get_utilization`.
+device and report its memory and utilization, :func:`detect_gpu` (``None`` without a GPU;
+:func:`podforge.gpu.probe_gpus` says why) and :meth:`ResourceMonitor.get_utilization`.
+Each stage samples GPU utilisation and memory on its own thread (see :class:`Tracker`).
 
     recorder = StageRecorder()
     with recorder.stage("voices", engine="hibari") as stage:
@@ -23,29 +24,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Literal, TypedDict
 
 import psutil
 
 from ._atomic import atomic_write_text
+from .gpu import GpuBackend, NvmlBackend, detect_gpu
 
 log = logging.getLogger(__name__)
 
 _MB = 1024.0 * 1024.0
 # Keys every stage dict carries; extra fields may not shadow them.
 _STAGE_KEYS = frozenset({"name", "wall_seconds", "cpu_percent", "peak_rss_mb", "gpu_util_percent", "gpu_memory_mb"})
-
-
-class GpuBackend(Protocol):
-    """What the monitor needs from a GPU; NVML in production, a fake in tests."""
-
-    def name(self) -> str: ...
-
-    def memory_total_mb(self) -> float: ...
-
-    def utilization_percent(self) -> float: ...
-
-    def memory_used_mb(self) -> float: ...
 
 
 class Utilization(TypedDict):
@@ -55,57 +45,6 @@ class Utilization(TypedDict):
     ram_mb: float
     gpu_util_percent: float | None
     gpu_memory_mb: float | None
-
-
-class NvmlBackend:
-    """GPU 0 read through NVML (the ``pynvml`` module from nvidia-ml-py).
-
-    Raises whatever ``pynvml`` raises when there is no driver or device; use
-    :func:`detect_gpu` for a never-raising probe.
-    """
-
-    def __init__(self, index: int = 0) -> None:
-        # Imported here so importing podforge never needs the NVML bindings.
-        import pynvml
-
-        pynvml.nvmlInit()
-        self._nvml: Any = pynvml
-        try:
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        except Exception:
-            pynvml.nvmlShutdown()
-            raise
-
-    def name(self) -> str:
-        raw = self._nvml.nvmlDeviceGetName(self._handle)
-        # Older bindings return bytes, newer ones str.
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-    def memory_total_mb(self) -> float:
-        return float(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).total) / _MB
-
-    def memory_used_mb(self) -> float:
-        return float(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used) / _MB
-
-    def utilization_percent(self) -> float:
-        return float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
-
-    def close(self) -> None:
-        self._nvml.nvmlShutdown()
-
-
-def detect_gpu() -> GpuBackend | None:
-    """The first NVIDIA GPU, or None when pynvml, the driver or the device is missing."""
-    try:
-        backend = NvmlBackend()
-        backend.name()
-    except ImportError:
-        log.debug("pynvml is not installed; no GPU metrics")
-        return None
-    except Exception as exc:  # NVMLError and friends: no driver, no device, no permission
-        log.debug("no NVIDIA GPU found: %s", exc)
-        return None
-    return backend
 
 
 # --- process sampling -------------------------------------------------------------------
@@ -372,8 +311,10 @@ class StageRecorder:
         *,
         options: dict[str, object] | None = None,
         versions: dict[str, object] | None = None,
+        gpu: dict[str, object] | None = None,
     ) -> dict[str, object]:
-        """The metrics document; ``options``/``versions`` record what produced the episode."""
+        """The metrics document; ``options``/``versions`` record what produced the episode, ``gpu`` what
+        the render did with the GPU and why (see :class:`podforge.gpu.GpuPlan`)."""
         done = self.stages
         wall = self.wall_seconds()
         audio = float(audio_seconds)
@@ -383,6 +324,7 @@ class StageRecorder:
             "wall_seconds": round(wall, 4),
             "realtime_factor": round(wall / audio, 4) if audio > 0 else 0.0,
             "device": self.device(),
+            "gpu": dict(gpu or {}),
             "stages": [s.to_dict() for s in done],
             "peak_rss_mb": round(max((s.peak_rss_mb for s in done), default=0.0), 1),
             "options": dict(options or {}),
@@ -395,3 +337,9 @@ def write_metrics(path: str | os.PathLike[str], data: dict[str, object]) -> None
     # Serialise first: a non-JSON value must fail before anything touches the disk.
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     atomic_write_text(path, text)
+
+
+__all__ = [
+    "GpuBackend", "NvmlBackend", "Peaks", "ResourceMonitor", "Stage", "StageRecorder", "Tracker", "Utilization",
+    "detect_gpu", "write_metrics",
+]  # fmt: skip

@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
-from .config import RenderConfig, with_front_matter, with_video_flags
-from .metrics import StageRecorder, write_metrics
+from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
+from .gpu import GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
+from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
 from .script.model import Script
@@ -29,6 +31,11 @@ from .script.parser import load_script_leniently
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
 from .video import VideoJob, publish_video
+
+if TYPE_CHECKING:
+    from .encode import EncoderChoice
+    from .gpu import GpuBackend
+    from .visuals.avatars.talking import TalkingHeads
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 
@@ -56,6 +63,21 @@ class RenderOptions:
     config: RenderConfig = field(default_factory=RenderConfig)
     stem: str | None = None
     video_flags: dict[str, object] = field(default_factory=dict)
+    # Other sections' flags, laid over the script and config: {"gpu": {"mode": "on"}, "avatar": {"fallback": ...}}
+    flags: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Devices:
+    """What the render runs where, decided once before any synthesis (``--gpu on`` fails here)."""
+
+    gpu: GpuPlan
+    onnx: OnnxDevice
+    encoder: EncoderChoice | None  # None for --audio-only
+
+    def record(self) -> dict[str, object]:
+        encoder = {"name": self.encoder.name, "reason": self.encoder.reason} if self.encoder else None
+        return {**self.gpu.to_dict(), "encoder": encoder, "onnx": self.onnx.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -66,13 +88,25 @@ class RenderResult:
 
 
 def check(
-    script_path: Path, config: RenderConfig | None = None, video_flags: dict[str, object] | None = None
+    script_path: Path,
+    config: RenderConfig | None = None,
+    video_flags: dict[str, object] | None = None,
+    flags: dict[str, dict[str, object]] | None = None,
 ) -> CheckedScript:
     """Parse and validate only; raises ScriptError listing every problem."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
     config = with_video_flags(with_front_matter(config, script.front), video_flags or {})
+    for section, values in (flags or {}).items():
+        config = with_flags(config, section, values)
     return check_script(script, config, problems)
+
+
+def plan_devices(config: RenderConfig, *, video: bool) -> Devices:
+    """The GPU plan, the ONNX engines' device and the video encoder; ConfigError when --gpu on cannot be met."""
+    gpu = plan_gpu(config.gpu.mode, config.gpu.device)
+    encoder = choose_encoder(config.video.encoder, gpu) if video else None
+    return Devices(gpu, onnx_device(gpu), encoder)
 
 
 def clip_requests(script: Script, voices: dict[str, str]) -> list[ClipRequest]:
@@ -91,18 +125,22 @@ def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
 
 
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
-    recorder = StageRecorder()
+    recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
-        checked = check(script_path, options.config, options.video_flags)
+        checked = check(script_path, options.config, options.video_flags, options.flags)
+        devices = plan_devices(checked.config, video=not options.audio_only)
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options) as cache:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
             requests = clip_requests(script, checked.voices)
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
-            voiced = voice_clips(requests, cache, rate, workers=config.workers, on_progress=progress)
+            voiced = voice_clips(
+                requests, cache, rate, workers=config.workers, on_progress=progress, device=devices.onnx
+            )
             stage.count("cache_hits", voiced.hits)
             stage.count("cache_misses", voiced.misses)
+            stage.set("onnx_provider", devices.onnx.provider)
         with recorder.stage("plan"):
             inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate)
             timeline = plan_timeline(inputs)
@@ -111,12 +149,19 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
                 timeline = align_timeline(timeline, cache, workers=config.workers)
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
-        return _publish(job, cache, options, recorder, on_progress)
+        return _publish(job, cache, options, recorder, on_progress, devices)
+
+
+def _monitored_gpu(options: RenderOptions) -> GpuBackend | None:
+    """The GPU whose use the stages record (NVML); none with --gpu off, which leaves the GPU alone."""
+    gpu = with_flags(options.config, "gpu", options.flags.get("gpu", {})).gpu
+    return None if gpu.mode == "off" else detect_gpu(gpu.device)
 
 
 def _publish(
-    job: AudioJob, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress
-) -> RenderResult:
+    job: AudioJob, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress,
+    devices: Devices,
+) -> RenderResult:  # fmt: skip
     script, timeline = job.script, job.timeline
     stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +175,9 @@ def _publish(
         on_progress(ProgressEvent("audio", 1, 1))
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
-            video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered)
+            talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
+            video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
+                                 devices.encoder, talking)  # fmt: skip
             with recorder.stage("video") as stage:
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
@@ -138,8 +185,9 @@ def _publish(
         with recorder.stage("publish"):
             staged.update(publish_texts(staging, stem, script, timeline, job.config.video))
         metrics = recorder.to_dict(
-            script.title, timeline.seconds, options=_options_record(options), versions=versions()
-        )
+            script.title, timeline.seconds, options=_options_record(options), versions=versions(),
+            gpu=devices.record(),
+        )  # fmt: skip
         staged["metrics"] = staging / f"{stem}.metrics.json"
         write_metrics(staged["metrics"], metrics)
         outputs = {name: options.out_dir / path.name for name, path in staged.items()}
@@ -148,6 +196,28 @@ def _publish(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(outputs, timeline, metrics)
+
+
+def _talking_heads(
+    job: AudioJob, cache: ContentCache, recorder: StageRecorder, on_progress: Progress, gpu: GpuPlan
+) -> TalkingHeads | None:
+    """Run SadTalker or Wav2Lip for the photo speakers' lines (its own stage: that is where a GPU works hardest)."""
+    avatar = job.config.avatar
+    if avatar.engine == "photo" or job.config.video.layout == "audiogram":
+        return None
+    from .visuals.avatars.external import GpuEnv
+    from .visuals.avatars.talking import render_talking_heads
+
+    env = GpuEnv(visible_devices=str(gpu.index) if gpu.use else "")
+    with recorder.stage("avatars", engine=avatar.engine) as stage:
+        progress = lambda done, total: on_progress(ProgressEvent("avatars", done, total))  # noqa: E731
+        talking = render_talking_heads(job.timeline, cache, avatar, job.script.base_dir, env, progress)
+        stage.set("speakers", sorted(talking.tracks))
+        stage.set("gpu_visible", env.visible_devices)
+        if talking.fallbacks:
+            why = {label: f"{kind}: {talking.reasons[label]}" for label, kind in talking.fallbacks.items()}
+            stage.set("fallbacks", why)
+    return talking
 
 
 def _options_record(options: RenderOptions) -> dict[str, object]:

@@ -11,17 +11,20 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .artwork import embedded_cover
 from .cache import ContentCache, content_key
 from .config import VideoConfig
-from .encode import VideoSettings, VideoWriter, select_encoder
+from .encode import EncoderChoice, VideoSettings, VideoWriter, select_encoder
 from .errors import EncodeError
 from .outputs import file_digest
 from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .visuals.avatars.talking import TalkingHeads
 
 VIDEO_VERSION = "2"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 PROGRESS_EVERY = 25
@@ -34,6 +37,8 @@ class VideoJob:
     base_dir: Path
     audio_key: str
     mastered: Callable[[], np.ndarray]
+    encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
+    talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
 
     def key(self, encoder: str) -> str:
         return content_key(
@@ -46,6 +51,7 @@ class VideoJob:
             chosen=self.video.model_dump(mode="json", exclude_unset=True),
             encoder=encoder,
             **({"cover": file_digest(self.cover)} if self.cover else {}),
+            **({"talking": self.talking.keys()} if self.talking else {}),
         )
 
     @property
@@ -57,7 +63,7 @@ def publish_video(
     path: Path, job: VideoJob, cache: ContentCache, on_frames: Callable[[int, int], None]
 ) -> dict[str, Any]:
     """Write the episode MP4 at `path`; returns what the metrics should record."""
-    choice = select_encoder(job.video.encoder)
+    choice = job.encoder or select_encoder(job.video.encoder)
     key = job.key(choice.name)
     cached = cache.get_file("videos", key, ".mp4")
     if cached is not None:
@@ -78,7 +84,7 @@ def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_fram
     width, height = video.dimensions
     settings = VideoSettings(width, height, video.fps, video.crf, video.preset, encoder=choice)
     audio = job.mastered()
-    plan = plan_frames(job.timeline, video, job.base_dir, cache=cache)
+    plan = plan_frames(job.timeline, video, job.base_dir, cache=cache, talking=job.talking)
     features = AudioFeatures(audio, job.timeline.sample_rate, video.fps)
     with VideoWriter(path, settings, audio, job.timeline.sample_rate) as writer:
         total = writer.frames_needed

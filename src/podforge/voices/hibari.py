@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import EngineError
+from ..gpu import OnnxDevice, use_onnx_device
 from .base import AudioChunk, VoiceSettings
 
 
 class HibariEngine:
-    def __init__(self, voice: str = "heart") -> None:
+    def __init__(self, voice: str = "heart", device: OnnxDevice | None = None) -> None:
         import hibari
         from hibari.voices import VOICES
 
@@ -25,6 +26,8 @@ class HibariEngine:
             )
         self.version = hibari.__version__
         self.model = hibari.Hibari(voice=voice, threads=1)
+        # Hibari opens its session on the CPU provider; its `sess` is moved when a GPU is to be used.
+        self.providers = use_onnx_device(self.model.sess, device or OnnxDevice(), "hibari")
 
     def synthesize(self, text: str, settings: VoiceSettings) -> Iterator[AudioChunk]:
         for sentence in self.model.split_sentences(text):

