@@ -77,6 +77,7 @@ def frame_count(video: Path) -> int:
 def test_gpu_env_sets_the_four_variables_and_none_inherits() -> None:
     base = {"CUDA_VISIBLE_DEVICES": "3", "TORCH_CUDA_ARCH_LIST": "8.6", "HOME": "/home/me"}
     assert GpuEnv().apply(base) == {
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         "CUDA_VISIBLE_DEVICES": "0",
         "TORCH_CUDA_ARCH_LIST": "8.6",
         "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1",

@@ -64,6 +64,7 @@ def check_script(
             _check_media(script, event, sample_rate, sfx, problems)
     _check_music_engine(script, config, problems)
     _check_cover(script, config, problems)
+    _check_avatar_engine(script, config, problems)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
     return CheckedScript(script, config, voices, sfx)
@@ -98,6 +99,29 @@ def _check_cover(script: Script, config: RenderConfig, problems: list[tuple[Loca
         problems.append((where, f"video.cover {config.video.cover!r} not found (looked in {_shown(path)})"))
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         problems.append((where, f"video.cover {config.video.cover!r} cannot be read as an image ({exc})"))
+
+
+def _check_avatar_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
+    """A SadTalker or Wav2Lip setup that cannot run is reported at its `avatar:` key, before any synthesis."""
+    if config.avatar.engine == "photo":
+        return
+    from ._yamlpos import locate
+    from .script.frontmatter import split_front_matter
+    from .visuals.avatars.talking import check_talking_engine
+
+    found = check_talking_engine(config.avatar, script.base_dir)
+    if not found:
+        return
+    try:
+        front_text, _, _ = split_front_matter(script.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        front_text = None
+    for key, message in found:
+        if front_text is not None and "avatar" in script.front.model_fields_set:
+            line, col = locate(front_text, ("avatar", key))
+            problems.append((Location(script.path, line + 1, col), f"avatar.{key}: {message}"))
+        else:  # set in the render config (-c), which has no place in this script
+            problems.append((Location(script.path, 0), f"config avatar.{key}: {message}"))
 
 
 def _is_file(event: Sfx | MusicCue) -> bool:

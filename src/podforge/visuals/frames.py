@@ -24,7 +24,8 @@ from ..config import VideoConfig
 from ..timeline import ChapterSegment, Timeline
 from . import cards
 from ._draw import RGB, Frame, Patch, backdrop, hex_rgb, load_image
-from .avatars.tiles import AvatarPainter, SpeakerAvatar, avatar_size, avatar_source
+from .avatars.talking import ClipFrames, TalkingHeads
+from .avatars.tiles import MIN_SIZE, AvatarPainter, SpeakerAvatar, avatar_size, avatar_source, talking_source
 from .avatars.track import mouth_track
 from .captions import CaptionPainter, CaptionTrack, caption_track
 from .layouts import Frames, Geometry, active_track, caption_box_height, frame_samples, geometry, shot_track, speech
@@ -84,10 +85,14 @@ class FramePlan:
         return min(1.0, (self.title_end - i) / max(self.title_fade, 1))
 
 
-def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path, cache: ContentCache | None = None) -> FramePlan:
+def plan_frames(
+    timeline: Timeline, video: VideoConfig, base_dir: Path, cache: ContentCache | None = None,
+    talking: TalkingHeads | None = None,
+) -> FramePlan:  # fmt: skip
     """Validate media and draw every static layer; raises MediaError for a bad cover or portrait.
 
-    ``cache`` keeps photo avatars' face fits between runs (fitting one takes a second or two).
+    ``cache`` keeps photo avatars' face fits between runs (fitting one takes a second or two) and holds
+    the lines ``talking`` (a SadTalker or Wav2Lip run, see ``avatars.talking``) rendered.
     """
     width, height = video.dimensions
     labels = list(timeline.speakers)
@@ -97,7 +102,7 @@ def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path, cache: C
     samples = frame_samples(timeline, video.fps)
     style = _visualizer_style(video, geo)
     clean = _clean_base(timeline, video, geo)
-    sources = _avatar_sources(timeline, video.layout, geo, base_dir, cache)
+    sources = _avatar_sources(timeline, video.layout, geo, base_dir, cache, talking, samples)
     photos = {label: None if sources[label] else photo for label, photo in photos.items()}  # the avatar replaces it
     staged = stage(timeline, video.layout, geo, clean, photos, cover, sources)
     base_track = shot_track(timeline, labels, samples) if len(staged.bases) > 1 else None
@@ -115,16 +120,24 @@ def plan_frames(timeline: Timeline, video: VideoConfig, base_dir: Path, cache: C
 
 
 def _avatar_sources(
-    timeline: Timeline, layout: str, geo: Geometry, base_dir: Path, cache: ContentCache | None
-) -> Sources:
+    timeline: Timeline, layout: str, geo: Geometry, base_dir: Path, cache: ContentCache | None,
+    talking: TalkingHeads | None, samples: Frames,
+) -> Sources:  # fmt: skip
     """Per speaker, their talking avatar at its drawn size, or None for a card (see ``cards.avatar_spec``)."""
     sources: Sources = {}
+    tracks, fallbacks = (talking.tracks, talking.fallbacks) if talking else ({}, {})
     for k, (label, info) in enumerate(timeline.speakers.items()):
         wanted, photo = cards.avatar_spec(info.avatar, base_dir)
+        if fallbacks.get(label) == "illustrated":  # its tool failed and the user chose the drawing instead
+            wanted, photo = True, None
         if not wanted or layout == "audiogram":  # the audiogram shows cover art, nobody's face
             sources[label] = None
             continue
         size = avatar_size(photo is not None, avatar_area(layout, geo, k), geo.unit, alone=layout != "duo")
+        if label in tracks and cache is not None and size >= MIN_SIZE:
+            clips = ClipFrames(tracks[label], cache, samples, timeline.sample_rate, size)
+            sources[label] = talking_source(clips, size)
+            continue
         sources[label] = avatar_source(hex_rgb(info.color), k, photo, size, cache)
     return sources
 

@@ -39,16 +39,19 @@ _TAIL_LINES = 10
 class GpuEnv:
     """The GPU environment variables the tool runs with; None leaves a variable as inherited."""
 
-    visible_devices: str | None = "0"
+    visible_devices: str | None = "0"  # "" hides every GPU: the tool runs on the CPU
     arch_list: str | None = None
+    device_order: str | None = "PCI_BUS_ID"  # count GPUs as NVML (and podforge's gpu.device) does
     allow_tf32: bool = True
     cudnn_benchmark: bool = True
 
     def apply(self, base: Mapping[str, str]) -> dict[str, str]:
-        """A copy of `base` with the four variables set."""
+        """A copy of `base` with the GPU variables set."""
         env = dict(base)
         if self.visible_devices is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.visible_devices
+        if self.device_order is not None:
+            env["CUDA_DEVICE_ORDER"] = self.device_order
         if self.arch_list is not None:
             env["TORCH_CUDA_ARCH_LIST"] = self.arch_list
         # Written as "0" rather than left out: NVIDIA's containers export the override as "1",
@@ -118,11 +121,12 @@ class ExternalAvatar:
         return video
 
     @staticmethod
-    def frames(video: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
-        """The video's frames as (height, width, 3) uint8 RGB arrays scaled to `size` = (width, height)."""
-        width, height = size
-        if width <= 0 or height <= 0:
+    def frames(video: Path, size: tuple[int, int] | None) -> Iterator[np.ndarray]:
+        """The video's frames as (height, width, 3) uint8 RGB arrays scaled to `size` = (width, height)
+        (None: as they are)."""
+        if size is not None and (size[0] <= 0 or size[1] <= 0):
             raise ValueError(f"frame size must be positive, got {size}")
+        scale = {} if size is None else {"width": size[0], "height": size[1]}
         try:
             container = av.open(str(video))
         except av.FFmpegError as exc:
@@ -132,7 +136,7 @@ class ExternalAvatar:
                 raise MediaError(f"{Path(video).name}: the avatar video has no video stream")
             try:
                 for frame in container.decode(video=0):
-                    yield frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                    yield frame.reformat(format="rgb24", **scale).to_ndarray()
             except av.FFmpegError as exc:
                 raise MediaError(f"{Path(video).name}: the avatar video stopped decoding ({exc})") from exc
 

@@ -25,7 +25,7 @@ from PIL import Image
 from ...cache import ContentCache
 from ...errors import EngineError, MediaError
 from .. import cards
-from .._draw import RGB, Box, Frame, Patch, rounded_mask
+from .._draw import RGB, Box, Frame, Patch, load_image, rounded_mask
 from .._lru import lru_get, lru_put
 from .illustrated import GRID, PIVOT_Y, AvatarStyle, IllustratedAvatar
 from .pose import AvatarPose
@@ -33,6 +33,7 @@ from .track import Floats, MouthTrack, pose_track
 
 if TYPE_CHECKING:
     from .photo import PhotoAvatar
+    from .talking import ClipFrames
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _q(value: float, step: float) -> float:
 class Art(Protocol):
     """One speaker's renderer: a pose's cache key, and the finished pixels of a slot for a key."""
 
-    def key(self, pose: AvatarPose) -> Hashable: ...
+    def key(self, pose: AvatarPose, i: int) -> Hashable: ...
 
     def compose(self, key: Hashable, slot: Slot) -> Frame: ...
 
@@ -72,14 +73,24 @@ class Slot:
 
 @dataclass(frozen=True, eq=False)
 class AvatarSource:
-    """What a speaker's avatar is drawn from, at its drawn size: an illustrated style, or a fitted photo."""
+    """What a speaker's avatar is drawn from, at its drawn size: an illustrated style, a fitted photo, or a
+    talking-head tool's frames (with the portrait, ``idle``, between lines)."""
 
     size: int
     style: AvatarStyle | None = None
     photo: PhotoAvatar | None = None
     pad: int = 0  # the photo is rendered this much larger on every side, so head motion can move its crop
+    talking: ClipFrames | None = None
+    idle: Frame | None = None
+
+    @property
+    def framed(self) -> bool:
+        """Shown in a rounded square (a photo, a tool's video) rather than as a free-standing bust."""
+        return self.photo is not None or self.talking is not None
 
     def art(self) -> Art:
+        if self.talking is not None and self.idle is not None:
+            return TalkingArt(self.talking, self.idle, self.size)
         if self.photo is not None:
             return PhotoArt(self.photo, self.size, self.pad)
         assert self.style is not None
@@ -89,7 +100,7 @@ class AvatarSource:
         """The avatar's box in ``area``: a bust stands on its bottom edge, a photo is centred in it."""
         x0, y0, x1, y1 = area
         left = (x0 + x1) // 2 - self.size // 2
-        top = (y0 + y1) // 2 - self.size // 2 if self.photo is not None else y1 - self.size
+        top = (y0 + y1) // 2 - self.size // 2 if self.framed else y1 - self.size
         return left, top, left + self.size, top + self.size
 
 
@@ -120,6 +131,15 @@ def avatar_source(
         return None
 
 
+def talking_source(frames: ClipFrames, size: int) -> AvatarSource:
+    """A tool-animated speaker at ``size`` px; between lines the portrait shows, cropped as the tool's video is."""
+    from .talking import square_crop
+
+    portrait = load_image(frames.track.portrait, "portrait").convert("RGB")
+    still = Image.fromarray(square_crop(np.asarray(portrait))).resize((size, size), Image.Resampling.LANCZOS)
+    return AvatarSource(size, talking=frames, idle=np.asarray(still).copy())
+
+
 def make_slot(
     source: AvatarSource, area: Box, canvas: Frame, trim: tuple[Image.Image, int, int], lit: bool, ring: RGB, unit: int,
     *, feather: bool = False,
@@ -131,7 +151,7 @@ def make_slot(
     """
     x0, y0, x1, y1 = box = source.place(area)
     over = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
-    if source.photo is not None:  # the photo's own frame, as the tile's: the speaker's colour when lit
+    if source.framed:  # the photo's own frame, as the tile's: the speaker's colour when lit
         # Thinner than the tile's ring around it: two full rings nested read as a heavy double border.
         width, color = (
             (cards.ring_width(unit) // 2 + 1, (*ring, 255)) if lit else (max(1, round(unit * 0.002)), cards.FAINT)
@@ -142,7 +162,7 @@ def make_slot(
     bbox = over.getchannel("A").getbbox() or (0, 0, 1, 1)  # blending only what is drawn makes a miss cheaper
     patch = Patch.from_image(over.crop(bbox), bbox[0], bbox[1])
     fade = None
-    if feather and source.photo is None:
+    if feather and not source.framed:
         t = np.clip((np.arange(source.size) - 0.8 * source.size) / (0.2 * source.size), 0.0, 1.0)
         fade = np.round(256 * (1 - t * t * (3 - 2 * t))).astype(np.uint16)[:, None, None]
     return Slot(box, np.ascontiguousarray(canvas[y0:y1, x0:x1]), patch, not lit, fade)
@@ -167,7 +187,7 @@ class IllustratedArt:
         crown = (PIVOT_Y - CROWN_Y) * style.size / GRID
         self._tilt = float(np.clip(math.degrees(1.5 / crown), 0.25, 1.0))
 
-    def key(self, pose: AvatarPose) -> AvatarPose:
+    def key(self, pose: AvatarPose, i: int = 0) -> AvatarPose:
         px = self._px
         return AvatarPose(
             pose.mouth, _q(pose.openness, OPEN_STEP), _q(pose.blink, BLINK_STEP), _q(pose.head_dx, px),
@@ -205,12 +225,11 @@ class PhotoArt:
     def __init__(self, photo: PhotoAvatar, size: int, pad: int) -> None:
         self.photo, self.size, self.pad = photo, size, pad
         self._px = GRID / (size + 2 * pad)
-        mask = np.asarray(rounded_mask(size, size, cards.tile_radius((size, size))), np.uint16)[:, :, None]
-        self._mask = mask + (mask >> 7)
+        self._mask = _rounded(size)
         self._faces: OrderedDict[Hashable, Frame] = OrderedDict()
         self._face_limit = max(4, CACHE_BYTES // 2 // ((size + 2 * pad) ** 2 * 3))
 
-    def key(self, pose: AvatarPose) -> PhotoKey:
+    def key(self, pose: AvatarPose, i: int = 0) -> PhotoKey:
         pad = self.pad
         dx = int(np.clip(round(pose.head_dx / self._px), -pad, pad))
         dy = int(np.clip(round(pose.head_dy / self._px), -pad, pad))
@@ -229,14 +248,40 @@ class PhotoArt:
         assert isinstance(key, PhotoKey)
         face = self._face(key.mouth, key.opening, key.blink)
         x, y = self.pad - key.dx, self.pad - key.dy  # the window moves against the head
-        crop = face[y : y + self.size, x : x + self.size]
-        if slot.dim:
-            crop = cards.dim_pixels(crop)
-        out = crop.astype(np.uint16) * self._mask + slot.under.astype(np.uint16) * (256 - self._mask)
-        out >>= 8
-        pixels = out.astype(np.uint8)
-        slot.over.blend(pixels)
-        return pixels
+        return _framed(face[y : y + self.size, x : x + self.size], slot, self._mask)
+
+
+def _rounded(size: int) -> npt.NDArray[np.uint16]:
+    """The rounded square as 0..256 weights, so a shift divides."""
+    mask = np.asarray(rounded_mask(size, size, cards.tile_radius((size, size))), np.uint16)[:, :, None]
+    return mask + (mask >> 7)
+
+
+def _framed(face: Frame, slot: Slot, mask: npt.NDArray[np.uint16]) -> Frame:
+    """A square face in its rounded square over the slot, dimmed when someone else has the floor."""
+    if slot.dim:
+        face = cards.dim_pixels(face)
+    out = face.astype(np.uint16) * mask + slot.under.astype(np.uint16) * (256 - mask)
+    out >>= 8
+    pixels = out.astype(np.uint8)
+    slot.over.blend(pixels)
+    return pixels
+
+
+class TalkingArt:
+    """A talking-head tool's frames during the speaker's lines, the portrait between them; the key is the
+    (line, tool frame) shown, so poses play no part: the tool moved the head itself."""
+
+    def __init__(self, frames: ClipFrames, idle: Frame, size: int) -> None:
+        self.frames, self.idle = frames, idle
+        self._mask = _rounded(size)
+
+    def key(self, pose: AvatarPose, i: int = 0) -> Hashable:
+        return self.frames.index(i) or "idle"
+
+    def compose(self, key: Hashable, slot: Slot) -> Frame:
+        face = self.idle if key == "idle" else self.frames.frame(*key)  # type: ignore[misc]
+        return _framed(face, slot, self._mask)
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,7 +312,7 @@ class AvatarPainter:
         if k < 0:
             return
         slot = self.avatar.slots[k]
-        art_key = self.art.key(self.track.pose(i))
+        art_key = self.art.key(self.track.pose(i), i)
         pixels = lru_get(self.cache, (k, art_key))
         if pixels is None:
             pixels = self.art.compose(art_key, slot)

@@ -1,0 +1,202 @@
+"""SadTalker and Wav2Lip named by a script: checked before synthesis, run once per speaker through the stand-in
+tool (tests/fixtures/fake_talker.py, the real tools' flags), cached per line and composited into the tile."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from fake_gpu import FakeNvml, NVMLError
+from fixtures.fake_talker import COLOUR, GPU_VARS
+
+FAKE = Path(__file__).parent / "fixtures" / "fake_talker.py"
+PORTRAIT = (40, 90, 220)
+
+SCRIPT = """\
+---
+title: Talking
+speakers:
+  ALEX: {{avatar: "photo:host.png", color: "#3b82f6"}}
+  SAM: {{avatar: illustrated, color: "#22a06b"}}
+avatar: {avatar}
+video: {{size: 480x270}}
+---
+ALEX: Welcome to the show, this first line runs under the title card.
+SAM: Thanks, glad to be here today.
+ALEX: And this third line is spoken after the title card is gone.
+"""
+
+
+@pytest.fixture(autouse=True)
+def talker_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "talker.json"
+    monkeypatch.setenv("FAKE_TALKER_LOG", str(log))
+    monkeypatch.delenv("FAKE_TALKER_MODE", raising=False)
+    for name in GPU_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return log
+
+
+@pytest.fixture
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(init_error=NVMLError("Driver Not Loaded")))
+
+
+def sadtalker(root: Path) -> Path:
+    repo = root / "SadTalker"
+    (repo / "checkpoints").mkdir(parents=True)
+    shutil.copy(FAKE, repo / "inference.py")
+    for name in ("SadTalker_V0.0.2_256.safetensors", "mapping_00109-model.pth.tar"):
+        (repo / "checkpoints" / name).write_bytes(b"weights")
+    return repo
+
+
+def wav2lip(root: Path) -> Path:
+    repo = root / "Wav2Lip"
+    (repo / "checkpoints").mkdir(parents=True)
+    (repo / "face_detection" / "detection" / "sfd").mkdir(parents=True)
+    shutil.copy(FAKE, repo / "inference.py")
+    (repo / "checkpoints" / "wav2lip_gan.pth").write_bytes(b"weights")
+    (repo / "face_detection" / "detection" / "sfd" / "s3fd.pth").write_bytes(b"weights")
+    return repo
+
+
+def episode(write_script: Callable[..., Path], tmp_path: Path, avatar: str) -> Path:
+    Image.new("RGB", (120, 160), PORTRAIT).save(tmp_path / "host.png")
+    return write_script(SCRIPT.format(avatar=avatar))
+
+
+def tool_avatar(engine: str, **extra: str) -> str:
+    fields = {"engine": engine, "checkout": engine.replace("sadtalker", "SadTalker").replace("wav2lip", "Wav2Lip"),
+              "python": sys.executable, **extra}  # fmt: skip
+    return "{" + ", ".join(f"{key}: {json.dumps(value)}" for key, value in fields.items()) + "}"
+
+
+def recorded(log: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(log.read_text(encoding="utf-8"))
+    return data
+
+
+def speech_frames(out: Path) -> dict[str, list[np.ndarray]]:
+    """The middle frame of each line after the title card, by speaker (ALEX's third line, SAM's second)."""
+    timeline = json.loads((out / "episode.timeline.json").read_text())
+    rate = int(timeline["timebase"].split("/")[1])
+    lines = [s for s in timeline["segments"] if s["kind"] == "speech"][1:]
+    wanted = {round((s["start"] + s["end"]) / 2 / rate * 25): s["speaker"] for s in lines}
+    found: dict[str, list[np.ndarray]] = {}
+    with av.open(str(out / "episode.mp4")) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                found.setdefault(wanted[index], []).append(frame.to_ndarray(format="rgb24"))
+    return found
+
+
+def tool_pixels(frame: np.ndarray) -> int:
+    """Pixels of the stand-in's orange in the left half (ALEX's tile)."""
+    left = frame[:, : frame.shape[1] // 2].astype(int)
+    return int((np.abs(left - np.array(COLOUR)).max(axis=2) < 40).sum())
+
+
+def test_a_sadtalker_checkout_named_by_the_script_animates_the_tile(
+    write_script, fake_config, run_cli, tmp_path, talker_env, no_gpu
+) -> None:
+    repo = sadtalker(tmp_path)
+    script = episode(write_script, tmp_path, tool_avatar("sadtalker"))
+    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", fake_config)
+    assert code == 0, err
+    seen = recorded(talker_env)
+    assert seen["script_argv"][0] == str(repo / "inference.py") and seen["cwd"] == str(repo)
+    assert seen["script_argv"][-4:] == ["full", "--size", "256", "--cpu"]  # no GPU: SadTalker is told so
+    assert seen["env"]["CUDA_VISIBLE_DEVICES"] == ""
+    frames = speech_frames(tmp_path / "out")
+    assert tool_pixels(frames["ALEX"][0]) > 3000, "ALEX's line shows the tool's frames in ALEX's tile"
+    assert tool_pixels(frames["SAM"][0]) == 0, "between ALEX's lines the portrait shows"
+    metrics = json.loads((tmp_path / "out" / "episode.metrics.json").read_text())
+    stage = next(s for s in metrics["stages"] if s["name"] == "avatars")
+    assert (stage["engine"], stage["speakers"], stage["gpu_visible"]) == ("sadtalker", ["ALEX"], "")
+
+    talker_env.unlink()  # every line is cached now: a second render runs no tool
+    code, _, err = run_cli("render", script, "-o", tmp_path / "again", "-c", fake_config)
+    assert code == 0, err
+    assert not talker_env.exists()
+    assert tool_pixels(speech_frames(tmp_path / "again")["ALEX"][0]) > 3000
+
+
+def test_wav2lip_runs_on_the_configured_gpu(write_script, run_cli, tmp_path, talker_env, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(("NVIDIA H100 80GB HBM3", "NVIDIA A10")))
+    repo = wav2lip(tmp_path)
+    config = tmp_path / "gpu.yaml"
+    config.write_text("tts_engine: fake\ngpu: {device: 1}\n", encoding="utf-8")
+    script = episode(write_script, tmp_path, tool_avatar("wav2lip"))
+    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", config)
+    assert code == 0, err
+    seen = recorded(talker_env)
+    assert seen["env"] == {"CUDA_VISIBLE_DEVICES": "1", "TORCH_CUDA_ARCH_LIST": None,
+                           "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1", "CUDNN_BENCHMARK": "1"}  # fmt: skip
+    argv = seen["script_argv"]
+    assert argv[argv.index("--checkpoint_path") + 1] == str(repo / "checkpoints" / "wav2lip_gan.pth")
+    assert argv[argv.index("--fps") + 1] == "25" and "--cpu" not in argv
+    assert tool_pixels(speech_frames(tmp_path / "out")["ALEX"][0]) > 3000
+
+
+def test_a_failing_tool_fails_the_render_with_its_own_message(
+    write_script, fake_config, run_cli, tmp_path, monkeypatch, no_gpu
+) -> None:
+    sadtalker(tmp_path)
+    monkeypatch.setenv("FAKE_TALKER_MODE", "fail")
+    script = episode(write_script, tmp_path, tool_avatar("sadtalker"))
+    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", fake_config)
+    assert code == 1
+    assert err.startswith("error: speaker ALEX: SadTalker failed (exit 3); its last output:")
+    assert "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB" in err
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_avatar_fallback_draws_the_illustrated_avatar_instead(
+    write_script, fake_config, run_cli, tmp_path, monkeypatch, no_gpu
+) -> None:
+    sadtalker(tmp_path)
+    monkeypatch.setenv("FAKE_TALKER_MODE", "novideo")
+    script = episode(write_script, tmp_path, tool_avatar("sadtalker"))
+    out = tmp_path / "out"
+    code, _, err = run_cli("render", script, "-o", out, "-c", fake_config, "--avatar-fallback", "illustrated")
+    assert code == 0, err
+    stage = next(s for s in json.loads((out / "episode.metrics.json").read_text())["stages"] if s["name"] == "avatars")
+    assert stage["speakers"] == [] and stage["fallbacks"]["ALEX"].startswith("illustrated: SadTalker finished but")
+    alex = speech_frames(out)["ALEX"][0]
+    assert tool_pixels(alex) < 200  # a few skin-toned pixels of the drawing come close to the stand-in's orange
+    portrait = (np.abs(alex[:, :240].astype(int) - np.array(PORTRAIT)).max(axis=2) < 30).sum()
+    assert portrait < 200, "the drawn avatar stands in for the photo, not the still portrait"
+    code, _, err = run_cli("render", script, "-o", out, "-c", fake_config, "--avatar-fallback", "cartoon")
+    assert code == 2 and err.startswith("error: --avatar-fallback: Input should be 'photo' or 'illustrated'")
+
+
+def test_setup_problems_are_reported_at_the_avatar_key_before_synthesis(write_script, run_cli, tmp_path) -> None:
+    script = episode(write_script, tmp_path, tool_avatar("sadtalker"))
+    text = script.read_text()
+    line = text[: text.index("avatar: {")].count("\n") + 1
+    col = text.splitlines()[line - 1].index('"SadTalker"') + 1  # the value that is wrong
+    code, _, err = run_cli("check", script)
+    assert code == 2
+    assert err.strip().startswith(f"error: episode.md:{line}:{col}: avatar.checkout: SadTalker checkout ")
+    assert "does not exist; clone OpenTalker/SadTalker there or fix the path" in err
+
+    repo = sadtalker(tmp_path)
+    (repo / "checkpoints" / "mapping_00109-model.pth.tar").unlink()
+    code, _, err = run_cli("check", script)
+    assert code == 2 and f"avatar.checkout: SadTalker weights missing: {repo / 'checkpoints'}" in err
+    assert "mapping_00109-model.pth.tar" in err and "podforge never downloads weights" in err
+
+    wav2lip(tmp_path)
+    script = write_script(SCRIPT.format(avatar=tool_avatar("wav2lip", checkpoint="gone.pth")))
+    code, _, err = run_cli("check", script)
+    assert code == 2 and "avatar.checkpoint: Wav2Lip weights missing: " in err and "gone.pth" in err
