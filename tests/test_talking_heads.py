@@ -200,3 +200,34 @@ def test_setup_problems_are_reported_at_the_avatar_key_before_synthesis(write_sc
     script = write_script(SCRIPT.format(avatar=tool_avatar("wav2lip", checkpoint="gone.pth")))
     code, _, err = run_cli("check", script)
     assert code == 2 and "avatar.checkpoint: Wav2Lip weights missing: " in err and "gone.pth" in err
+
+
+def test_one_tool_run_is_cut_back_into_each_lines_own_frames(tmp_path, talker_env) -> None:
+    """Loud, silent, loud lines: each cached clip has exactly its 25 fps frames, and its own mouth."""
+    from podforge.cache import ContentCache
+    from podforge.config import AvatarEngineConfig
+    from podforge.timeline import SpeechSegment
+    from podforge.visuals.avatars import talking
+    from podforge.visuals.avatars.external import ExternalAvatar, GpuEnv
+    from podforge.voices.synth import CLIP_KIND
+
+    sadtalker(tmp_path)
+    Image.new("RGB", (120, 160), PORTRAIT).save(tmp_path / "host.png")
+    cache, rate = ContentCache(tmp_path / "cache"), 48_000
+    lines = {"loud": (1.0, 0.5), "quiet": (0.52, 0.0), "short": (0.3, 0.5)}
+    missing, start = {}, 0
+    for name, (seconds, level) in lines.items():
+        n = round(seconds * rate)
+        cache.put_array(CLIP_KIND, name, (level * np.sin(np.arange(n) * 2 * np.pi * 220 / rate)).astype(np.float32))
+        missing[f"key-{name}"] = SpeechSegment(start, start + n, 1, "ALEX", "fake:a", name, name, name)
+        start += n
+    cfg = AvatarEngineConfig(engine="sadtalker", checkout="SadTalker", python=sys.executable)
+    tool = talking._tool(cfg, tmp_path, GpuEnv(visible_devices=""))
+    talking._render(missing, tmp_path / "host.png", cache, tool, rate)
+    for name, (seconds, level) in lines.items():
+        path = cache.get_file(talking.KIND, f"key-{name}", ".mp4")
+        assert path is not None
+        frames = list(ExternalAvatar.frames(path, None))
+        assert len(frames) == -(-round(seconds * 100) // 4), name  # whole 1/25 s frames covering the line
+        mouth = frames[len(frames) // 2][44:56, 20:44].mean()
+        assert (mouth > 200) if level else (mouth < 120), (name, mouth)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import wave
@@ -124,7 +125,7 @@ def check_talking_engine(cfg: AvatarEngineConfig, base_dir: Path) -> list[tuple[
     if not (checkout / "inference.py").is_file():
         return [("checkout", f"{checkout} has no inference.py, so it is not a {name} checkout; clone {upstream}")]
     problems = []
-    if cfg.python is not None and shutil.which(str(Path(cfg.python).expanduser())) is None:
+    if cfg.python is not None and shutil.which(_python(cfg.python, base_dir)) is None:
         problems.append(("python", f"{cfg.python} is not an executable Python; set the python of {name}'s environment"))
     elif cfg.python is None and shutil.which("python") is None:
         problems.append(("engine", f"no `python` on PATH to run {name}; set avatar.python to its environment's python"))
@@ -139,6 +140,16 @@ def check_talking_engine(cfg: AvatarEngineConfig, base_dir: Path) -> list[tuple[
 
 def _resolve(base_dir: Path, value: str) -> Path:
     return (base_dir / Path(value).expanduser()).resolve()
+
+
+def _python(value: str, base_dir: Path) -> str:
+    """A bare name is looked up on PATH; a path is relative to the script, like every other avatar path.
+
+    Not resolved: a virtual environment's python is a symlink, and only under its own name does it find
+    the environment's packages."""
+    if "/" not in value and "\\" not in value:
+        return value
+    return os.path.abspath(base_dir / Path(value).expanduser())
 
 
 def _weights(cfg: AvatarEngineConfig, base_dir: Path, checkout: Path) -> list[Path]:
@@ -184,8 +195,9 @@ def _tool(cfg: AvatarEngineConfig, base_dir: Path, gpu: GpuEnv) -> ExternalAvata
         extra = ("--size", str(cfg.size)) + (("--cpu",) if gpu.visible_devices == "" else ())
     else:
         extra = ("--fps", str(TOOL_FPS))
+    python = _python(cfg.python, base_dir) if cfg.python else None
     config = ExternalAvatarConfig(
-        cfg.engine, command=cfg.python, repo=where(cfg.checkout), checkpoint=where(cfg.checkpoint),  # type: ignore[arg-type]
+        cfg.engine, command=python, repo=where(cfg.checkout), checkpoint=where(cfg.checkpoint),  # type: ignore[arg-type]
         enhancer=cfg.enhancer, extra_args=extra + tuple(cfg.extra_args), gpu=gpu, timeout_s=cfg.timeout_s,
     )  # fmt: skip
     return ExternalAvatar(config)
