@@ -282,7 +282,8 @@ def test_metrics_record_the_gpu_each_stage_used(nvml, write_script, run_cli, tmp
     assert (gpu["mode"], gpu["device"], gpu["name"], gpu["used"]) == ("on", 1, A10, True)
     assert gpu["onnx"]["provider"] == CPU_PROVIDER and "onnxruntime-gpu" in gpu["onnx"]["reason"]
     for stage in metrics["stages"]:
-        assert (stage["gpu_util_percent"], stage["gpu_memory_mb"]) == (37.0, 2048.0), stage["name"]
+        measured = (stage["gpu_util_percent"], stage["gpu_util_mean_percent"], stage["gpu_memory_mb"])
+        assert measured == (37.0, 37.0, 2048.0), stage["name"]
     voices = next(s for s in metrics["stages"] if s["name"] == "voices")
     assert voices["onnx_provider"] == CPU_PROVIDER
 
@@ -331,3 +332,14 @@ def test_real_gpu_render_uses_nvenc_and_the_gpu(write_script, fake_config, run_c
     assert video["gpu_util_percent"] is not None and video["gpu_util_percent"] > 0
     with av.open(str(out / "episode.mp4")) as container:
         assert container.streams.video[0].codec_context.name == "h264"
+
+
+def test_render_gpu_off_never_touches_nvml(nvml, write_script, fake_config, run_cli, tmp_path):
+    fake = nvml(H100)
+    out = tmp_path / "out"
+    code, _, err = run_cli("render", write_script(SCRIPT), "-o", out, "-c", fake_config, "--gpu", "off", "--audio-only")
+    assert code == 0, err
+    metrics = json.loads((out / "episode.metrics.json").read_text())
+    assert fake.inits == 0 and metrics["device"]["gpu"] is None
+    assert (metrics["gpu"]["mode"], metrics["gpu"]["used"]) == ("off", False)
+    assert all(stage["gpu_util_percent"] is None for stage in metrics["stages"])

@@ -13,7 +13,7 @@ import pytest
 
 from fake_gpu import need_gpu
 from podforge.gpu import probe_gpus
-from podforge.metrics import ResourceMonitor, StageRecorder, detect_gpu, write_metrics
+from podforge.metrics import Peaks, ResourceMonitor, StageRecorder, detect_gpu, write_metrics
 
 
 class FakeGpu:
@@ -102,6 +102,15 @@ def test_stage_gpu_maxima_come_from_samples() -> None:
     (stage,) = rec.stages
     assert stage.gpu_util_percent == 90.0
     assert stage.gpu_memory_mb == 5000.0
+    assert stage.gpu_util_mean_percent is not None and 10.0 <= stage.gpu_util_mean_percent <= 90.0
+
+
+def test_mean_gpu_utilisation_averages_the_samples() -> None:
+    peaks = Peaks()
+    for util in (10.0, 90.0, None, 20.0):  # None: a sample NVML failed to give
+        peaks.update(100.0, util, 5.0)
+    assert (peaks.gpu_util_percent, peaks.gpu_util_mean_percent) == (90.0, 40.0)
+    assert Peaks().gpu_util_mean_percent is None
 
 
 # --- StageRecorder ----------------------------------------------------------------------
@@ -184,7 +193,9 @@ TOP_KEYS = {
     "options": dict,
     "versions": dict,
 }
-STAGE_KEYS = {"name", "wall_seconds", "cpu_percent", "peak_rss_mb", "gpu_util_percent", "gpu_memory_mb"}
+STAGE_KEYS = {
+    "name", "wall_seconds", "cpu_percent", "peak_rss_mb", "gpu_util_percent", "gpu_util_mean_percent", "gpu_memory_mb"
+}  # fmt: skip
 
 
 def _check_schema(doc: dict[str, object]) -> None:
@@ -202,7 +213,7 @@ def _check_schema(doc: dict[str, object]) -> None:
         assert type(stage["name"]) is str
         for key in ("wall_seconds", "cpu_percent", "peak_rss_mb"):
             assert type(stage[key]) is float, key
-        for key in ("gpu_util_percent", "gpu_memory_mb"):
+        for key in ("gpu_util_percent", "gpu_util_mean_percent", "gpu_memory_mb"):
             assert stage[key] is None or type(stage[key]) is float, key
 
 

@@ -123,12 +123,16 @@ def test_a_sadtalker_checkout_named_by_the_script_animates_the_tile(
     metrics = json.loads((tmp_path / "out" / "episode.metrics.json").read_text())
     stage = next(s for s in metrics["stages"] if s["name"] == "avatars")
     assert (stage["engine"], stage["speakers"], stage["gpu_visible"]) == ("sadtalker", ["ALEX"], "")
+    assert (stage["lines_rendered"], stage["lines_cached"]) == (2, 0)
 
     talker_env.unlink()  # every line is cached now: a second render runs no tool
     code, _, err = run_cli("render", script, "-o", tmp_path / "again", "-c", fake_config)
     assert code == 0, err
     assert not talker_env.exists()
     assert tool_pixels(speech_frames(tmp_path / "again")["ALEX"][0]) > 3000
+    metrics = json.loads((tmp_path / "again" / "episode.metrics.json").read_text())
+    stage = next(s for s in metrics["stages"] if s["name"] == "avatars")
+    assert (stage["lines_rendered"], stage["lines_cached"]) == (0, 2)
 
 
 def test_wav2lip_runs_on_the_configured_gpu(write_script, run_cli, tmp_path, talker_env, monkeypatch) -> None:

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 _MB = 1024.0 * 1024.0
 # Keys every stage dict carries; extra fields may not shadow them.
-_STAGE_KEYS = frozenset({"name", "wall_seconds", "cpu_percent", "peak_rss_mb", "gpu_util_percent", "gpu_memory_mb"})
+_STAGE_KEYS = frozenset(
+    {"name", "wall_seconds", "cpu_percent", "peak_rss_mb", "gpu_util_percent", "gpu_util_mean_percent", "gpu_memory_mb"}
+)
 
 
 class Utilization(TypedDict):
@@ -83,16 +85,26 @@ def _cpu_seconds(proc: psutil.Process) -> float:
 
 @dataclass
 class Peaks:
-    """Largest values seen while tracking; GPU fields stay None without GPU readings."""
+    """Largest values seen while tracking, and the GPU's mean utilisation (a peak alone can be one busy
+    sample); GPU fields stay None without GPU readings."""
 
     rss_mb: float = 0.0
     gpu_util_percent: float | None = None
     gpu_memory_mb: float | None = None
+    gpu_util_sum: float = 0.0
+    gpu_samples: int = 0
 
     def update(self, rss_mb: float, gpu_util: float | None, gpu_mem: float | None) -> None:
         self.rss_mb = max(self.rss_mb, rss_mb)
         self.gpu_util_percent = _max_opt(self.gpu_util_percent, gpu_util)
         self.gpu_memory_mb = _max_opt(self.gpu_memory_mb, gpu_mem)
+        if gpu_util is not None:
+            self.gpu_util_sum += gpu_util
+            self.gpu_samples += 1
+
+    @property
+    def gpu_util_mean_percent(self) -> float | None:
+        return self.gpu_util_sum / self.gpu_samples if self.gpu_samples else None
 
 
 def _max_opt(a: float | None, b: float | None) -> float | None:
@@ -206,6 +218,7 @@ class Stage:
     cpu_percent: float = 0.0
     peak_rss_mb: float = 0.0
     gpu_util_percent: float | None = None
+    gpu_util_mean_percent: float | None = None
     gpu_memory_mb: float | None = None
     finished: bool = False
     start: float = 0.0
@@ -234,6 +247,7 @@ class Stage:
             "cpu_percent": round(self.cpu_percent, 1),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "gpu_util_percent": _round_opt(self.gpu_util_percent, 1),
+            "gpu_util_mean_percent": _round_opt(self.gpu_util_mean_percent, 1),
             "gpu_memory_mb": _round_opt(self.gpu_memory_mb, 1),
         }
         out.update(self.extra)
@@ -283,6 +297,7 @@ class StageRecorder:
         stage.cpu_percent = 100.0 * cpu_used / stage.wall_seconds if stage.wall_seconds > 0 else 0.0
         stage.peak_rss_mb = peaks.rss_mb
         stage.gpu_util_percent, stage.gpu_memory_mb = peaks.gpu_util_percent, peaks.gpu_memory_mb
+        stage.gpu_util_mean_percent = peaks.gpu_util_mean_percent
         stage.finished = True
 
     def wall_seconds(self) -> float:

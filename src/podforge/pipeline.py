@@ -213,6 +213,8 @@ def _talking_heads(
         progress = lambda done, total: on_progress(ProgressEvent("avatars", done, total))  # noqa: E731
         talking = render_talking_heads(job.timeline, cache, avatar, job.script.base_dir, env, progress)
         stage.set("speakers", sorted(talking.tracks))
+        stage.count("lines_rendered", talking.rendered)
+        stage.count("lines_cached", talking.cached)
         stage.set("gpu_visible", env.visible_devices)
         if talking.fallbacks:
             why = {label: f"{kind}: {talking.reasons[label]}" for label, kind in talking.fallbacks.items()}

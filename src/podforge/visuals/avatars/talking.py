@@ -71,6 +71,8 @@ class TalkingHeads:
     fallbacks: dict[str, str]
     reasons: dict[str, str]
     engine: str
+    rendered: int = 0  # lines the tool rendered in this run
+    cached: int = 0  # lines found in the cache
 
     def keys(self) -> dict[str, list[str]]:
         """What the episode video depends on (for its cache key)."""
@@ -93,6 +95,7 @@ def render_talking_heads(
     tracks: dict[str, TalkingTrack] = {}
     fallbacks: dict[str, str] = {}
     reasons: dict[str, str] = {}
+    counts = [0, 0]  # rendered, cached
     speakers = [(label, tool_portrait(info.avatar, base_dir)) for label, info in timeline.speakers.items()]
     todo = [(label, portrait) for label, portrait in speakers if portrait is not None]
     for done, (label, portrait) in enumerate(todo):
@@ -100,15 +103,16 @@ def render_talking_heads(
         lines = [seg for seg in speech(timeline) if seg.speaker == label]
         tool = _tool(cfg, base_dir, gpu)
         try:
-            clips = _speaker_clips(lines, portrait, cache, cfg, tool, timeline.sample_rate)
+            clips, rendered = _speaker_clips(lines, portrait, cache, cfg, tool, timeline.sample_rate)
             tracks[label] = TalkingTrack(portrait, clips)
+            counts[0], counts[1] = counts[0] + rendered, counts[1] + len({c.key for c in clips}) - rendered
         except EngineError as exc:
             if cfg.fallback is None:
                 raise EngineError(f"speaker {label}: {exc}", engine=cfg.engine) from exc
             fallbacks[label], reasons[label] = cfg.fallback, str(exc).splitlines()[0]
             log.warning("speaker %s: %s; showing the %s avatar instead", label, reasons[label], cfg.fallback)
     on_progress(len(todo), len(todo))
-    return TalkingHeads(tracks, fallbacks, reasons, cfg.engine)
+    return TalkingHeads(tracks, fallbacks, reasons, cfg.engine, *counts)
 
 
 def check_talking_engine(cfg: AvatarEngineConfig, base_dir: Path) -> list[tuple[str, str]]:
@@ -174,7 +178,8 @@ def clip_key(cfg: AvatarEngineConfig, portrait_digest: str, clip: str) -> str:
 def _speaker_clips(
     lines: list[SpeechSegment], portrait: Path, cache: ContentCache, cfg: AvatarEngineConfig, tool: ExternalAvatar,
     rate: int,
-) -> tuple[TalkingClip, ...]:  # fmt: skip
+) -> tuple[tuple[TalkingClip, ...], int]:  # fmt: skip
+    """The speaker's lines as cached clips, and how many of them the tool had to render now."""
     digest = hashlib.sha256(portrait.read_bytes()).hexdigest()
     clips = tuple(TalkingClip(seg.start, seg.length, clip_key(cfg, digest, seg.clip)) for seg in lines)
     missing: dict[str, SpeechSegment] = {}
@@ -183,7 +188,7 @@ def _speaker_clips(
             missing.setdefault(clip.key, seg)
     if missing:
         _render(missing, portrait, cache, tool, rate)
-    return clips
+    return clips, len(missing)
 
 
 def _tool(cfg: AvatarEngineConfig, base_dir: Path, gpu: GpuEnv) -> ExternalAvatar:
