@@ -181,6 +181,7 @@ class FrontMatter(_Strict):
     music: MusicConfig = Field(default_factory=MusicConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
     # What `podforge publish` puts in the feed; a plain render ignores them.
     episode: int | None = Field(default=None, ge=1, strict=True)
     season: int | None = Field(default=None, ge=1, strict=True)
@@ -197,7 +198,6 @@ class FrontMatter(_Strict):
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             return value.strip()
         raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")
-    avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
 
     @field_validator("speakers", mode="before")
     @classmethod
