@@ -136,7 +136,8 @@ def test_a_sadtalker_checkout_named_by_the_script_animates_the_tile(
 
 
 def test_wav2lip_runs_on_the_configured_gpu(write_script, run_cli, tmp_path, talker_env, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(("NVIDIA H100 80GB HBM3", "NVIDIA A10")))
+    # The GPU stays idle (NVML reads 0 %): what a tool whose torch has no CUDA looks like from outside.
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(("NVIDIA H100 80GB HBM3", "NVIDIA A10"), util=0.0))
     repo = wav2lip(tmp_path)
     config = tmp_path / "gpu.yaml"
     config.write_text("tts_engine: fake\ngpu: {device: 1}\n", encoding="utf-8")
@@ -150,6 +151,9 @@ def test_wav2lip_runs_on_the_configured_gpu(write_script, run_cli, tmp_path, tal
     assert argv[argv.index("--checkpoint_path") + 1] == str(repo / "checkpoints" / "wav2lip_gan.pth")
     assert argv[argv.index("--fps") + 1] == "25" and "--cpu" not in argv
     assert tool_pixels(speech_frames(tmp_path / "out")["ALEX"][0]) > 3000
+    metrics = json.loads((tmp_path / "out" / "episode.metrics.json").read_text())
+    stage = next(s for s in metrics["stages"] if s["name"] == "avatars")
+    assert stage["gpu_visible"] == "1" and stage["gpu_warning"].startswith("wav2lip rendered 2 lines while NVML")
 
 
 def test_a_failing_tool_fails_the_render_with_its_own_message(

@@ -7,6 +7,7 @@ only when every one of them is complete, so a failed render leaves OUT as it was
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .gpu import GpuBackend
     from .visuals.avatars.talking import TalkingHeads
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,13 @@ def _talking_heads(
         if talking.fallbacks:
             why = {label: f"{kind}: {talking.reasons[label]}" for label, kind in talking.fallbacks.items()}
             stage.set("fallbacks", why)
+    if gpu.use and talking.rendered and stage.gpu_util_percent == 0.0:
+        # The tools pick CUDA themselves and quietly run on the CPU when their torch has none: say so.
+        idle = (f"{avatar.engine} rendered {talking.rendered} lines while NVML saw GPU {gpu.index} idle; "
+                "its torch may have no CUDA (try `python -c 'import torch; print(torch.cuda.is_available())'` "
+                "in its environment)")  # fmt: skip
+        log.warning("%s", idle)
+        stage.set("gpu_warning", idle)
     return talking
 
 
