@@ -52,12 +52,14 @@ def table(cpu: dict[str, object], gpu: dict[str, object]) -> list[str]:
         return {str(s["name"]): s for s in run["stages"]}  # type: ignore[attr-defined]
 
     a, b = stages(cpu), stages(gpu)
-    rows = [f"  {'stage':<8} {'cpu s':>8} {'gpu s':>8} {'cpu/gpu':>8} {'util % mean/peak':>17} {'gpu MB':>8}"]
+    rows = [f"  {'stage':<8} {'cpu s':>8} {'gpu s':>8} {'cpu/gpu':>8} {'util % mean/peak':>17} {'nvenc %':>8} "
+            f"{'gpu MB':>8}"]  # fmt: skip
     for name in [n for n in a if n in b]:
         ta, tb = float(a[name]["wall_seconds"]), float(b[name]["wall_seconds"])  # type: ignore[arg-type]
         util = f"{b[name].get('gpu_util_mean_percent')}/{b[name].get('gpu_util_percent')}"
         ratio = f"{ta / tb:8.2f}" if tb > 0 else f"{'-':>8}"
-        rows.append(f"  {name:<8} {ta:8.1f} {tb:8.1f} {ratio} {util:>17} {b[name].get('gpu_memory_mb')!s:>8}")
+        nvenc, memory = b[name].get("gpu_encoder_percent"), b[name].get("gpu_memory_mb")
+        rows.append(f"  {name:<8} {ta:8.1f} {tb:8.1f} {ratio} {util:>17} {nvenc!s:>8} {memory!s:>8}")
     ta, tb = float(cpu["process_wall"]), float(gpu["process_wall"])  # type: ignore[arg-type]
     rows.append(f"  {'total':<8} {ta:8.1f} {tb:8.1f} {ta / tb:8.2f}")
     return rows

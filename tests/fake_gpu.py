@@ -32,10 +32,11 @@ class FakeNvml(types.ModuleType):
         init_error: Exception | None = None,
         util: float = 42.0,
         used_mb: float = 1500.0,
+        encoder: float = 0.0,
     ) -> None:
         super().__init__("pynvml")
         self.gpus, self.driver, self.init_error = gpus, driver, init_error
-        self.util, self.used_mb = util, used_mb
+        self.util, self.used_mb, self.encoder = util, used_mb, encoder
         self.NVMLError = NVMLError
         self.inits = 0
 
@@ -66,6 +67,9 @@ class FakeNvml(types.ModuleType):
 
     def nvmlDeviceGetUtilizationRates(self, handle: int) -> types.SimpleNamespace:
         return types.SimpleNamespace(gpu=self.util, memory=10)
+
+    def nvmlDeviceGetEncoderUtilization(self, handle: int) -> list[int]:
+        return [int(self.encoder), 167_000]  # percent, and the sampling period in microseconds
 
 
 def need_gpu(reason: str) -> NoReturn:

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, EngineError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .encode import EncoderChoice
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,11 @@ class NvmlBackend:
 
     def utilization_percent(self) -> float:
         return float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+
+    def encoder_percent(self) -> float:
+        """NVENC's utilisation, which the GPU (SM) utilisation above does not include."""
+        utilization, _period_us = self._nvml.nvmlDeviceGetEncoderUtilization(self._handle)
+        return float(utilization)
 
     def close(self) -> None:
         self._nvml.nvmlShutdown()
@@ -184,7 +194,7 @@ def plan_gpu(mode: str, index: int, probe: GpuProbe | None = None) -> GpuPlan:
     return GpuPlan(mode, index, device, found.driver, reason)
 
 
-def choose_encoder(preference: str, plan: GpuPlan, *, probe: Any = None) -> Any:
+def choose_encoder(preference: str, plan: GpuPlan, *, probe: Callable[[str], bool] | None = None) -> EncoderChoice:
     """The H.264 encoder for ``video.encoder`` under ``plan``; ConfigError when ``--gpu on`` meets a refused NVENC."""
     from .encode import NVENC, X264, EncoderChoice, select_encoder
 

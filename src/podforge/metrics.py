@@ -93,6 +93,7 @@ class Peaks:
     gpu_memory_mb: float | None = None
     gpu_util_sum: float = 0.0
     gpu_samples: int = 0
+    gpu_encoder_percent: float | None = None
 
     def update(self, rss_mb: float, gpu_util: float | None, gpu_mem: float | None) -> None:
         self.rss_mb = max(self.rss_mb, rss_mb)
@@ -165,6 +166,16 @@ class ResourceMonitor:
             "gpu_memory_mb": mem,
         }
 
+    def encoder_sample(self) -> float | None:
+        """NVENC's own utilisation %: video encoding barely shows in the GPU's (SM) figure. None without it."""
+        read = getattr(self.gpu, "encoder_percent", None)
+        if read is None:
+            return None
+        try:
+            return float(read())
+        except Exception:  # reported once through gpu_sample's warning; the encoder figure is a bonus
+            return None
+
     def sample_into(self, peaks: Peaks) -> None:
         try:
             rss = self.rss_mb()
@@ -172,6 +183,7 @@ class ResourceMonitor:
             log.warning("reading process memory failed: %s", exc)
             rss = 0.0
         peaks.update(rss, *self.gpu_sample())
+        peaks.gpu_encoder_percent = _max_opt(peaks.gpu_encoder_percent, self.encoder_sample())
 
     def start_tracking(self) -> Tracker:
         """Start sampling peaks on a daemon thread; call ``stop()`` on the result."""
@@ -298,6 +310,8 @@ class StageRecorder:
         stage.peak_rss_mb = peaks.rss_mb
         stage.gpu_util_percent, stage.gpu_memory_mb = peaks.gpu_util_percent, peaks.gpu_memory_mb
         stage.gpu_util_mean_percent = peaks.gpu_util_mean_percent
+        if peaks.gpu_encoder_percent is not None:
+            stage.extra["gpu_encoder_percent"] = round(peaks.gpu_encoder_percent, 1)
         stage.finished = True
 
     def wall_seconds(self) -> float:
