@@ -23,7 +23,7 @@ from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
-from .gpu import GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
+from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -32,12 +32,11 @@ from .script.parser import load_script_leniently
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
 from .video import VideoJob, publish_video
+from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
     from .encode import EncoderChoice
-    from .gpu import GpuBackend
     from .visuals.avatars.talking import TalkingHeads
-from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 log = logging.getLogger(__name__)
 
