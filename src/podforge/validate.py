@@ -117,7 +117,7 @@ def _check_avatar_engine(script: Script, config: RenderConfig, problems: list[tu
     except (OSError, UnicodeDecodeError):
         front_text = None
     for key, message in found:
-        if front_text is not None and "avatar" in script.front.model_fields_set:
+        if front_text is not None and key in script.front.avatar.model_fields_set:
             line, col = locate(front_text, ("avatar", key))
             problems.append((Location(script.path, line + 1, col), f"avatar.{key}: {message}"))
         else:  # set in the render config (-c), which has no place in this script
