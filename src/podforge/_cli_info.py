@@ -9,36 +9,16 @@ from rich.console import Console
 from rich.table import Table
 
 from .cache import ContentCache
-from .script.model import Heading, Line, MusicCue, Pause, Sfx
-from .validate import CheckedScript
+from .validate import CheckedScript, spoken_rows
 from .voices.registry import ENGINES
 
 
 def show_script(console: Console, checked: CheckedScript) -> None:
     """Exactly what will be spoken, by whom, and everything that will not."""
     table = Table("line", "what", "who", "text", box=None, pad_edge=False)
-    rows: list[tuple[int, str, str, str]] = []
-    for event in checked.script.events:
-        rows.append((event.at.line, *_describe(event, checked.voices)))
-    for skip in checked.script.skipped:
-        rows.append((skip.at.line, f"skipped {skip.kind}", "", skip.text))
-    for line, what, who, text in sorted(rows, key=lambda row: row[0]):
-        table.add_row(str(line), what, who, text)
+    for row in spoken_rows(checked.script, checked.voices):
+        table.add_row(str(row.line), row.what, row.who, row.text)
     console.print(table)
-
-
-def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
-    if isinstance(event, Line):
-        return "speak", f"{event.speaker} ({voices.get(event.speaker, '?')})", event.spoken
-    if isinstance(event, Pause):
-        return "pause", "", f"{event.seconds:g} s"
-    if isinstance(event, MusicCue):
-        return ("music stop", "", "") if event.stop else ("music", "", event.source)
-    if isinstance(event, Sfx):
-        return "sfx", "", event.path
-    if isinstance(event, Heading):
-        return "chapter", "", event.title
-    return "?", "", str(event)
 
 
 def show_voices(console: Console) -> None:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from typer.exceptions import TyperException
 
-from .errors import PodforgeError, ScriptError
+from .errors import PodforgeError
 
 app = typer.Typer(
     add_completion=False,
@@ -151,6 +151,22 @@ def sync_report(video: Annotated[Path, typer.Argument(help="a rendered OUT/stem.
         out.print(face.line())
 
 
+@app.command()
+def studio(
+    folder: Annotated[Path, typer.Argument(help="workspace folder with the episode scripts")] = Path("."),
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="address to bind; keep 127.0.0.1 unless you mean to share it")
+    ] = "127.0.0.1",
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="do not open a browser")] = False,
+) -> None:
+    """Open the studio: write, cast, preview, render and play episodes in the browser."""
+    from .studio.app import serve
+
+    out.print(f"podforge studio on http://{host}:{port}/ over {folder.resolve()} (Ctrl+C stops it)")
+    serve(folder, host, port, open_browser=not no_browser)
+
+
 @cache_app.command("ls")
 def cache_ls() -> None:
     """List cache entries and their total size."""
@@ -170,18 +186,16 @@ def cache_clear() -> None:
 
 
 def _report(exc: BaseException) -> int:
+    from .errors import error_lines
+
     if STATE["debug"]:
         traceback.print_exception(exc)
-    if isinstance(exc, ScriptError):
-        for line in exc.lines():
-            err.print(f"error: {line}", markup=False, soft_wrap=True)
-        return exc.exit_code
-    if isinstance(exc, PodforgeError):
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
-        return exc.exit_code
-    hint = "" if STATE["debug"] else " (run with --debug for the traceback)"
-    err.print(f"error: internal error: {type(exc).__name__}: {exc}{hint}", markup=False, soft_wrap=True)
-    return 1
+    lines = error_lines(exc)
+    if not isinstance(exc, PodforgeError) and not STATE["debug"]:
+        lines[-1] += " (run with --debug for the traceback)"
+    for line in lines:
+        err.print(line, markup=False, soft_wrap=True)
+    return exc.exit_code if isinstance(exc, PodforgeError) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

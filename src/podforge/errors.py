@@ -83,3 +83,12 @@ class EngineError(RenderError):
 
 class EncodeError(RenderError):
     """PyAV/FFmpeg could not encode or mux."""
+
+
+def error_lines(exc: BaseException) -> list[str]:
+    """What a user sees for ``exc``: the CLI's `error:` lines, which the studio shows verbatim too."""
+    if isinstance(exc, ScriptError):
+        return [f"error: {line}" for line in exc.lines()]
+    if isinstance(exc, PodforgeError):
+        return [f"error: {exc}"]
+    return [f"error: internal error: {type(exc).__name__}: {exc}"]

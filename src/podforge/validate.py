@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from .config import RenderConfig
 from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
-from .script.model import MusicCue, Script, Sfx, Span
+from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx, Span
 from .voices.registry import check_voice, default_voices
 
 Stereo = npt.NDArray[np.float32]
@@ -26,6 +26,37 @@ class CheckedScript:
     config: RenderConfig
     voices: dict[str, str]
     sfx: dict[str, Stereo]
+
+
+@dataclass(frozen=True)
+class SpokenRow:
+    """One row of `check --show` and the studio's "what will be spoken" table."""
+
+    line: int
+    what: str  # speak | pause | music | music stop | sfx | chapter | skipped <kind>
+    who: str
+    text: str
+
+
+def spoken_rows(script: Script, voices: dict[str, str]) -> list[SpokenRow]:
+    """Exactly what will be spoken, by whom, and everything that will not, in file order."""
+    rows = [SpokenRow(event.at.line, *_describe(event, voices)) for event in script.events]
+    rows += [SpokenRow(skip.at.line, f"skipped {skip.kind}", "", skip.text) for skip in script.skipped]
+    return sorted(rows, key=lambda row: row.line)
+
+
+def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
+    if isinstance(event, Line):
+        return "speak", f"{event.speaker} ({voices.get(event.speaker, '?')})", event.spoken
+    if isinstance(event, Pause):
+        return "pause", "", f"{event.seconds:g} s"
+    if isinstance(event, MusicCue):
+        return ("music stop", "", "") if event.stop else ("music", "", event.source)
+    if isinstance(event, Sfx):
+        return "sfx", "", event.path
+    if isinstance(event, Heading):
+        return "chapter", "", event.title
+    return "?", "", str(event)
 
 
 def assign_voices(script: Script, engine: str) -> dict[str, str]:
