@@ -198,7 +198,11 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
                                        config=ws.config(), video_flags=options.video_flags())  # fmt: skip
         result = render(path, render_options, on_progress)
     except JobCancelled:
-        store.finish(job["id"], worker, "cancelled", error="cancelled; nothing was written")
+        if os.getppid() != parent:
+            at = f" (at stage {store.get(job['id'])['stage']})"  # type: ignore[index]
+            store.finish(job["id"], worker, "failed", error=INTERRUPTED.format(at=at))
+        else:
+            store.finish(job["id"], worker, "cancelled", error="cancelled; nothing was written")
     except Exception as exc:
         store.finish(job["id"], worker, "failed", error="\n".join(error_lines(exc)))
     else:

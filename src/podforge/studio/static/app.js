@@ -375,7 +375,7 @@ function drawMetrics(m) {
   const box = $("metrics");
   if (!m || !m.stages) { box.innerHTML = ""; return; }
   const stages = m.stages, maxWall = Math.max(...stages.map((s) => s.wall_seconds), 0.001);
-  const rowH = 22, w = 340, barX = 70, barW = 150;
+  const rowH = 22, w = 360, barX = 64, barW = 120;
   const rows = stages.map((s, i) => {
     const y = i * rowH + 4, bw = Math.max(2, (s.wall_seconds / maxWall) * barW);
     const rtf = m.audio_seconds ? (s.wall_seconds / m.audio_seconds).toFixed(3) : "–";

@@ -1,0 +1,170 @@
+"""The studio's JSON API in-process (Starlette's TestClient), with the real worker process rendering."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from podforge.studio.app import create_app
+from studio_support import SHORT, make_workspace, wait_for
+
+LONGER = SHORT + "".join(
+    f"\nALEX: Line number {n} of a slightly longer episode, to keep the worker busy.\n" for n in range(6)
+)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws", {"short.md": SHORT, "longer.md": LONGER})
+
+
+@pytest.fixture
+def client(workspace: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(workspace, {"testserver"})) as test_client:
+        yield test_client
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _finished(client: TestClient, job_id: int) -> dict[str, object] | None:
+    job = client.get(f"/api/jobs/{job_id}").json()
+    return job if job["state"] in ("done", "failed", "cancelled") else None
+
+
+def test_episodes_check_and_editing(client: TestClient, workspace: Path) -> None:
+    names = [e["name"] for e in client.get("/api/episodes").json()["episodes"]]
+    assert names == ["longer.md", "short.md"]
+    report = client.get("/api/episodes/short.md/check").json()
+    assert report["ok"] and [s["label"] for s in report["speakers"]] == ["ALEX", "SAM"]
+    assert {"line": 13, "what": "speak", "who": "SAM (fake:b)", "text": "Glad to be here, Alex."} in report["rows"]
+    assert {"line": 13, "what": "skipped direction", "who": "", "text": "(laughing)"} in report["rows"]
+    broken = SHORT.replace("SAM (laughing):", "OMAR:")
+    saved = client.put("/api/episodes/short.md", json={"text": broken}).json()
+    assert (workspace / "short.md").read_text(encoding="utf-8") == broken
+    problems = saved["check"]["problems"]
+    assert problems and problems[0]["line"] == 13 and problems[0]["text"].startswith("error: short.md:13:1:")
+    (workspace / "third.md").write_text("ALEX: a file made outside the studio\n", encoding="utf-8")
+    assert "third.md" in [e["name"] for e in client.get("/api/episodes").json()["episodes"]]
+    created = client.post("/api/episodes", json={"title": "My New Show"})
+    assert created.status_code == 201 and created.json()["name"] == "my-new-show.md"
+    assert client.get("/api/episodes/my-new-show.md/check").json()["ok"]
+    renamed = client.post("/api/episodes/my-new-show.md/rename", json={"to": "pilot"}).json()
+    assert renamed["name"] == "pilot.md" and (workspace / "pilot.md").is_file()
+
+
+def test_cast_edit_keeps_the_body(client: TestClient, workspace: Path) -> None:
+    before = (workspace / "short.md").read_bytes()
+    result = client.patch("/api/episodes/short.md/speakers/SAM", json={"color": "#22a06b", "voice": "fake:c"}).json()
+    after = (workspace / "short.md").read_bytes()
+    body_at = before.index(b"\n---\n", 4)
+    assert after[after.index(b"\n---\n", 4) :] == before[body_at:]
+    sam = next(s for s in result["check"]["speakers"] if s["label"] == "SAM")
+    assert sam["color"] == "#22a06b" and sam["voice"] == "fake:c"
+    bad = client.patch("/api/episodes/short.md/speakers/SAM", json={"color": "nope"})
+    assert bad.status_code == 400 and bad.json()["error"][0].startswith("error: speaker SAM: color")
+
+
+def test_voices_and_preview(client: TestClient) -> None:
+    voices = client.get("/api/voices").json()["voices"]
+    assert {"hibari:heart", "fake:a"} <= {v["id"] for v in voices}
+    missing = [v for v in voices if not v["installed"]]
+    assert all(v["install_hint"] for v in missing)
+    response = client.post("/api/preview", json={"voice": "fake:a", "episode": "short.md", "speaker": "SAM"})
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    assert response.headers["x-preview-text"] == "Glad to be here, Alex."
+    with wave.open(io.BytesIO(response.content)) as wav:
+        assert wav.getnframes() / wav.getframerate() > 0.5
+    unknown = client.post("/api/preview", json={"voice": "nosuch:voice", "text": "hi"})
+    assert unknown.status_code >= 400 and unknown.json()["error"][0].startswith("error:")
+
+
+def test_portrait_upload_is_validated(client: TestClient, workspace: Path) -> None:
+    from skimage import data
+
+    url = "/api/episodes/short.md/speakers/ALEX/portrait"
+    not_image = client.post(url, files={"file": ("x.jpg", b"not an image at all", "image/jpeg")})
+    assert not_image.status_code == 400 and "cannot be decoded" in not_image.json()["error"][0]
+    tiny = client.post(url, files={"file": ("t.png", _png(np.zeros((20, 20, 3), np.uint8)), "image/png")})
+    assert tiny.status_code == 400 and "each side" in tiny.json()["error"][0]
+    huge = client.post(url, files={"file": ("h.png", b"\x89PNG" + b"0" * (9 * 2**20), "image/png")})
+    assert huge.status_code == 400 and "limit" in huge.json()["error"][0]
+    gradient = np.tile(np.linspace(0, 255, 256, dtype=np.uint8)[:, None, None], (1, 256, 3))
+    faceless = client.post(url + "?kind=photo", files={"file": ("g.png", _png(gradient), "image/png")})
+    assert faceless.status_code == 400 and "no face" in faceless.json()["error"][0]
+    ok = client.post(url + "?kind=photo", files={"file": ("a.png", _png(data.astronaut()), "image/png")})
+    assert ok.status_code == 201, ok.text
+    avatar = ok.json()["avatar"]
+    assert avatar.startswith("photo:media/alex-") and (workspace / avatar.removeprefix("photo:")).is_file()
+    assert 'avatar: "' + avatar + '"' in (workspace / "short.md").read_text(encoding="utf-8")
+    assert [p.name for p in (workspace / "media").iterdir()] == [Path(avatar).name]  # rejected ones are gone
+    strip = client.get("/api/mouths.png", params={"path": avatar.removeprefix("photo:")})
+    assert strip.status_code == 200 and Image.open(io.BytesIO(strip.content)).size[0] > 500
+
+
+def test_security(client: TestClient, workspace: Path, tmp_path: Path) -> None:
+    assert client.get("/api/episodes", headers={"Host": "evil.example:8765"}).status_code == 400
+    cross = client.post("/api/episodes", json={"title": "x"}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    fetch_cross = client.put("/api/episodes/short.md", json={"text": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert fetch_cross.status_code == 403 and (workspace / "short.md").read_text(encoding="utf-8") == SHORT
+    same = client.post("/api/episodes", json={"title": "ok"}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 201
+    (tmp_path / "secret.txt").write_text("TOP-SECRET-CONTENT", encoding="utf-8")
+    (workspace / "link.txt").symlink_to(tmp_path / "secret.txt")
+    for path in (
+        "/files/../secret.txt",
+        "/files/%2e%2e/secret.txt",
+        "/files/link.txt",
+        "/files/.podforge-studio/jobs.sqlite",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404 and "TOP-SECRET" not in response.text, path
+    assert client.get("/files/short.md").text == SHORT
+    assert client.get("/api/episodes/..%2Fsecret.md").status_code in (400, 404)
+    assert client.post("/api/jobs", json={"episode": "short.md", "size": "99x99999"}).status_code == 400
+
+
+def test_render_job_progress_events_and_outputs(client: TestClient, workspace: Path) -> None:
+    job = client.post("/api/jobs", json={"episode": "short.md", "size": "320x180"}).json()
+    assert job["state"] == "queued"
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as events:
+        states = [line for line in events.iter_lines() if line.startswith("data:")]
+    assert '"state": "done"' in states[-1]
+    done = client.get(f"/api/jobs/{job['id']}").json()
+    assert done["fraction"] == 1.0 and done["progress"]["video"][0] == done["progress"]["video"][1] > 0
+    assert {"mp4", "mp3", "timeline", "chapters", "metrics"} <= set(done["outputs"])
+    video = client.get(done["outputs"]["mp4"])
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+    assert client.get("/api/episodes/short.md/thumbnail.jpg").content[:2] == b"\xff\xd8"
+    listed = next(e for e in client.get("/api/episodes").json()["episodes"] if e["name"] == "short.md")
+    assert listed["last_job"]["state"] == "done" and listed["last_job"]["metrics"]["audio_seconds"] > 1
+
+
+def test_check_answers_quickly_while_a_render_runs_and_cancel(client: TestClient, workspace: Path) -> None:
+    """Acceptance: a check request answers within 300 ms while the worker renders."""
+    job = client.post("/api/jobs", json={"episode": "longer.md", "size": "640x360"}).json()
+    wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["state"] == "running")
+    client.get("/api/episodes/short.md/check")  # the first call imports the checker
+    timings = []
+    while len(timings) < 8 and client.get(f"/api/jobs/{job['id']}").json()["state"] == "running":
+        start = time.perf_counter()
+        assert client.get("/api/episodes/short.md/check").json()["ok"]
+        timings.append(time.perf_counter() - start)
+    print(f"check while rendering: median {statistics.median(timings) * 1000:.0f} ms, max {max(timings) * 1000:.0f} ms")
+    assert len(timings) >= 3 and statistics.median(timings) < 0.3
+    client.post(f"/api/jobs/{job['id']}/cancel")
+    ended = wait_for(lambda: _finished(client, job["id"]), timeout=60)
+    assert ended["state"] == "cancelled" and not (workspace / "out/longer/longer.mp4").exists()
