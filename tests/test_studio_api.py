@@ -168,3 +168,19 @@ def test_check_answers_quickly_while_a_render_runs_and_cancel(client: TestClient
     client.post(f"/api/jobs/{job['id']}/cancel")
     ended = wait_for(lambda: _finished(client, job["id"]), timeout=60)
     assert ended["state"] == "cancelled" and not (workspace / "out/longer/longer.mp4").exists()
+
+
+def test_quick_preview_job_renders_only_the_window(client: TestClient, workspace: Path) -> None:
+    import av
+
+    bad = client.post("/api/jobs", json={"episode": "short.md", "preview_start": 3, "preview_end": 1})
+    assert bad.status_code == 400 and "start before the end" in bad.json()["error"][0]
+    job = client.post("/api/jobs", json={"episode": "short.md", "preview_start": 0.4, "preview_end": 1.4}).json()
+    done = wait_for(lambda: _finished(client, job["id"]), timeout=120)
+    assert done["state"] == "done", done["error"]
+    assert done["outputs"]["mp4"] == "/files/out/short/preview/short.mp4"
+    with av.open(str(workspace / "out/short/preview/short.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (640, 360)
+        assert sum(1 for _ in container.decode(stream)) == 25
+    assert not (workspace / "out/short/short.mp4").exists()

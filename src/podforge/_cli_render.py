@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .config import load_render_config
+from .errors import ConfigError
 from .pipeline import ProgressEvent, RenderOptions, render
 
 
@@ -21,10 +22,11 @@ def run_render(
     config_path: Path | None,
     video_flags: dict[str, object] | None = None,
     flags: dict[str, dict[str, object]] | None = None,
+    preview: tuple[float, float] | None = None,
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
-                            video_flags=video_flags or {}, flags=flags or {})  # fmt: skip
+                            video_flags=video_flags or {}, flags=flags or {}, preview=preview)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
@@ -38,6 +40,17 @@ def run_render(
 
         result = render(script, options, on_progress)
     _summary(Console(highlight=False, soft_wrap=True), result.metrics, result.outputs)
+
+
+def parse_window(text: str | None) -> tuple[float, float] | None:
+    """`--preview 10-20` → (10.0, 20.0)."""
+    if text is None:
+        return None
+    start, _, end = text.partition("-")
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise ConfigError(f"--preview {text!r}: write START-END in seconds, e.g. --preview 10-20") from None
 
 
 def _summary(console: Console, metrics: dict[str, object], outputs: dict[str, Path]) -> None:

@@ -60,16 +60,17 @@ def render(
     avatar_fallback: Annotated[
         str | None, typer.Option(help="photo or illustrated: what a speaker gets when SadTalker/Wav2Lip fails")
     ] = None,
+    preview: Annotated[str | None, typer.Option(help="only this stretch of the video, START-END seconds")] = None,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
-    from ._cli_render import run_render
+    from ._cli_render import parse_window, run_render
 
     flags: dict[str, object] = {"size": size, "fps": fps, "layout": layout, "captions": False if no_captions else None}
     video_flags = {key: value for key, value in flags.items() if value is not None}
     sections: dict[str, dict[str, object]] = {"gpu": {"mode": gpu}, "avatar": {"fallback": avatar_fallback}}
     other = {name: values for name, values in sections.items() if all(v is not None for v in values.values())}
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags, flags=other)  # fmt: skip
+               video_flags=video_flags, flags=other, preview=parse_window(preview))  # fmt: skip
 
 
 @app.command()

@@ -31,7 +31,7 @@ from .script.model import Script
 from .script.parser import load_script_leniently
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
-from .video import VideoJob, publish_video
+from .video import VideoJob, check_window, publish_video
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class RenderOptions:
     video_flags: dict[str, object] = field(default_factory=dict)
     # Other sections' flags, laid over the script and config: {"gpu": {"mode": "on"}, "avatar": {"fallback": ...}}
     flags: dict[str, dict[str, object]] = field(default_factory=dict)
+    preview: tuple[float, float] | None = None  # render only this stretch of the video (seconds): a quick look
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
 
 
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
+    if options.preview:
+        check_window(options.preview)
     recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
         checked = check(script_path, options.config, options.video_flags, options.flags)
@@ -148,7 +151,9 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             timeline = plan_timeline(inputs)
         if not options.audio_only:
             with recorder.stage("align"):
+                on_progress(ProgressEvent("align", 0, 1))
                 timeline = align_timeline(timeline, cache, workers=config.workers)
+            on_progress(ProgressEvent("align", 1, 1))
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
         return _publish(job, cache, options, recorder, on_progress, devices)
@@ -169,6 +174,7 @@ def _publish(
     options.out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".podforge-", dir=options.out_dir))
     try:
+        on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
             audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only)
             for key, value in audio.levels.items():
@@ -179,7 +185,7 @@ def _publish(
             staged["mp4"] = staging / f"{stem}.mp4"
             talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
             video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                 devices.encoder, talking)  # fmt: skip
+                                 devices.encoder, talking, window=options.preview)  # fmt: skip
             with recorder.stage("video") as stage:
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
@@ -236,6 +242,7 @@ def _options_record(options: RenderOptions) -> dict[str, object]:
         "audio_only": options.audio_only,
         "wav": options.wav,
         "cache": options.use_cache,
+        "preview": list(options.preview) if options.preview else None,
         **options.config.model_dump(mode="json"),
     }
 

@@ -7,8 +7,9 @@ cached under the hash of everything it is made from.
 
 from __future__ import annotations
 
+import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from .artwork import embedded_cover
 from .cache import ContentCache, content_key
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings, VideoWriter, select_encoder
-from .errors import EncodeError
+from .errors import ConfigError, EncodeError
 from .outputs import file_digest
 from .timeline import Timeline
 
@@ -39,9 +40,12 @@ class VideoJob:
     mastered: Callable[[], np.ndarray]
     encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
     talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
+    window: tuple[float, float] | None = None  # a quick preview: only this stretch, in seconds
 
     def key(self, encoder: str) -> str:
+        window = {"window": list(self.window)} if self.window else {}
         return content_key(
+            **window,
             kind="video",
             version=VIDEO_VERSION,
             audio=self.audio_key,
@@ -86,9 +90,11 @@ def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_fram
     audio = job.mastered()
     plan = plan_frames(job.timeline, video, job.base_dir, cache=cache, talking=job.talking)
     features = AudioFeatures(audio, job.timeline.sample_rate, video.fps)
+    first, audio = _window(job, audio, plan.n_frames)
     with VideoWriter(path, settings, audio, job.timeline.sample_rate) as writer:
         total = writer.frames_needed
-        for frame in render_frames(plan, features):
+        frames = render_frames(plan, features) if job.window is None else _frames_from(plan, features, first, total)
+        for frame in frames:
             writer.write(frame)
             if writer.frames_written % PROGRESS_EVERY == 0 or writer.frames_written == total:
                 on_frames(writer.frames_written, total)
@@ -111,3 +117,28 @@ def tag_mp4_cover(path: Path, jpeg: bytes) -> None:
         mp4.save()
     except (MutagenError, OSError) as exc:
         raise EncodeError(f"{path.name}: cannot add the cover art ({exc}); check free disk space") from exc
+
+
+def check_window(window: tuple[float, float]) -> None:
+    start, end = window
+    if not (0 <= start < end):
+        raise ConfigError(f"preview {start:g}-{end:g} s: give a start before the end, both 0 or more seconds")
+
+
+def _window(job: VideoJob, audio: np.ndarray, n_frames: int) -> tuple[int, np.ndarray]:
+    """(first frame, the audio under the frames) of the preview window; the whole episode without one."""
+    if job.window is None:
+        return 0, audio
+    rate, fps = job.timeline.sample_rate, job.video.fps
+    # Every frame that shows some of the window; the epsilon keeps 2.2 s * 25 fps at 55 frames, not 56.
+    first = max(0, min(math.floor(job.window[0] * fps + 1e-6), n_frames - 1))
+    last = max(first + 1, min(math.ceil(job.window[1] * fps - 1e-6), n_frames))
+    return first, audio[first * rate // fps : last * rate // fps]
+
+
+def _frames_from(plan: Any, features: Any, first: int, count: int) -> Iterator[np.ndarray]:
+    from .visuals.frames import FrameRenderer
+
+    renderer = FrameRenderer(plan, features)
+    for i in range(first, first + count):
+        yield renderer.draw(min(i, plan.n_frames - 1))

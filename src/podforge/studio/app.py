@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import RenderConfig, with_video_flags
 from ..errors import InputError, PodforgeError, error_lines
+from ..video import check_window
 from . import workspace as wsp
 from .jobs import TERMINAL, JobOptions, JobStore, start_worker
 
@@ -104,6 +105,8 @@ class JobBody(Body):
     audio_only: bool = False
     size: str | None = None
     layout: str | None = None
+    preview_start: float | None = None
+    preview_end: float | None = None
 
 
 async def _body(request: Request, model: type[Body]) -> Any:
@@ -244,8 +247,10 @@ async def preview(request: Request) -> Response:
 async def create_job(request: Request) -> JSONResponse:
     body = await _body(request, JobBody)
     _ws(request).episode(body.episode)
-    options = JobOptions(body.audio_only, body.size or None, body.layout or None)
-    with_video_flags(RenderConfig(), options.video_flags())  # a bad size or layout is refused now, not later
+    options = JobOptions(body.audio_only, body.size or None, body.layout or None, body.preview_start, body.preview_end)
+    with_video_flags(RenderConfig(), options.video_flags())  # a bad size, layout or window is refused now, not later
+    if options.preview:
+        check_window(options.preview)
     job_id = _store(request).create(body.episode, options)
     return JSONResponse(_store(request).get(job_id), status_code=201)
 

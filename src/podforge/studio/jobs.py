@@ -24,10 +24,11 @@ from typing import Any
 from ..errors import error_lines
 
 TERMINAL = ("done", "failed", "cancelled")
+PREVIEW_SIZE = "640x360"
 INTERRUPTED = "error: the studio stopped while this job was running{at}; nothing was written. Render it again"
 # Share of a render's wall time each stage takes on the demo (measured), for the time-left estimate.
-VIDEO_WEIGHTS = {"voices": 0.2, "audio": 0.1, "video": 0.7}
-AUDIO_WEIGHTS = {"voices": 0.75, "audio": 0.25}
+VIDEO_WEIGHTS = {"voices": 0.2, "align": 0.1, "audio": 0.1, "video": 0.6}
+AUDIO_WEIGHTS = {"voices": 0.7, "audio": 0.3}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,9 +58,18 @@ class JobOptions:
     audio_only: bool = False
     size: str | None = None
     layout: str | None = None
+    preview_start: float | None = None  # a quick preview renders only [start, end) seconds of the video
+    preview_end: float | None = None
+
+    @property
+    def preview(self) -> tuple[float, float] | None:
+        if self.preview_start is None or self.preview_end is None or self.audio_only:
+            return None
+        return (self.preview_start, self.preview_end)
 
     def video_flags(self) -> dict[str, object]:
-        flags = {"size": self.size, "layout": self.layout}
+        size = self.size or (PREVIEW_SIZE if self.preview else None)
+        flags = {"size": size, "layout": self.layout}
         return {key: value for key, value in flags.items() if value}
 
 
@@ -194,8 +204,9 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
 
     try:
         path = ws.episode(job["episode"])
-        render_options = RenderOptions(out_dir=ws.out_dir(job["episode"]), audio_only=options.audio_only,
-                                       config=ws.config(), video_flags=options.video_flags())  # fmt: skip
+        out_dir = ws.out_dir(job["episode"]) / ("preview" if options.preview else "")
+        render_options = RenderOptions(out_dir=out_dir, audio_only=options.audio_only, config=ws.config(),
+                                       video_flags=options.video_flags(), preview=options.preview)  # fmt: skip
         result = render(path, render_options, on_progress)
     except JobCancelled:
         if os.getppid() != parent:

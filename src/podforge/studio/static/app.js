@@ -257,10 +257,11 @@ async function uploadPortrait(label, file, kind, row) {
 }
 
 // ---------- render queue ----------
-async function startRender() {
+async function startRender(quick) {
   if (!S.episode) return;
   await save();
   const body = { episode: S.episode, audio_only: $("audio-only").checked, size: $("render-size").value || null, layout: $("render-layout").value || null };
+  if (quick === true) Object.assign(body, { audio_only: false, preview_start: +$("preview-start").value, preview_end: +$("preview-end").value });
   try { attach(await api("POST", "/api/jobs", body)); } catch (e) { showJobError(e.lines || [e.message]); }
 }
 
@@ -277,13 +278,15 @@ function attach(job) {
 
 function showJob(j) {
   const pct = Math.round((j.fraction || 0) * 100);
-  const stage = j.stage ? ` · ${j.stage}` : "";
-  const text = { queued: "queued", running: `rendering${stage} ${pct} %`, done: "done", failed: "failed", cancelled: "cancelled" }[j.state] || j.state;
+  const at = j.progress[j.stage];
+  const stage = j.stage ? ` · ${j.stage}${at && at[1] > 1 ? ` ${at[0]}/${at[1]}` : ""}` : "";
+  const text = { queued: "queued", running: `rendering${stage}`, done: "done", failed: "failed", cancelled: "cancelled" }[j.state] || j.state;
   $("job-status").textContent = `${j.episode} · ${text}${j.cancelling ? " (cancelling…)" : ""}`;
   $("job-status").dataset.state = j.state;
   $("progress-bar").setAttribute("aria-valuenow", pct);
   $("progress-fill").style.width = pct + "%";
-  $("job-eta").textContent = j.state === "running" && j.eta_seconds != null ? `~${fmtTime(j.eta_seconds)} left` : "";
+  const eta = j.eta_seconds != null ? ` · ~${fmtTime(j.eta_seconds)} left` : "";
+  $("job-eta").textContent = j.state === "running" ? `${pct} %${eta}` : "";
   $("cancel-button").disabled = !["queued", "running"].includes(j.state);
   if (j.state === "failed" || j.state === "cancelled") showJobError(j.error.split("\n")); else $("job-error").hidden = true;
   if (j.state === "done" && j.episode === S.episode) showResult(j);
@@ -323,12 +326,18 @@ async function showResult(job) {
   audio.hidden = !!out.mp4 || !out.mp3; if (out.mp3 && !out.mp4) audio.src = out.mp3;
   $("downloads").innerHTML = Object.entries(out).map(([k, url]) => `<li><a href="${esc(url)}" download data-testid="download">${esc(url.split("/").pop())}</a> <span class="muted">${k}</span></li>`).join("");
   drawMetrics(job.metrics);
+  const o = job.options;
+  const quick = o.preview_start != null && o.preview_end != null && !o.audio_only;
+  S.offset = quick ? o.preview_start : 0;
+  S.until = quick ? o.preview_end : Infinity;
+  $("result-kind").textContent = quick ? `Quick preview: ${fmtTime(o.preview_start)}–${fmtTime(o.preview_end)} at ${o.size || "640x360"} (job #${job.id})`
+    : `Render #${job.id}${o.size ? " at " + o.size : ""}${o.audio_only ? " · audio only" : ""}`;
   const [timeline, chapters] = await Promise.all([
     out.timeline ? fetch(out.timeline).then((r) => r.json()) : null,
     out.chapters ? fetch(out.chapters).then((r) => r.json()) : null]);
   if (timeline) drawTranscript(timeline);
-  $("chapters").innerHTML = ((chapters && chapters.chapters) || []).map((c) =>
-    `<li data-t="${c.startTime}">${esc(c.title)} <span class="muted">${fmtTime(c.startTime)}</span></li>`).join("");
+  $("chapters").innerHTML = ((chapters && chapters.chapters) || []).filter((c) => c.startTime >= S.offset && c.startTime < S.until).map((c) =>
+    `<li data-t="${c.startTime - S.offset}">${esc(c.title)} <span class="muted">${fmtTime(c.startTime)}</span></li>`).join("");
   $("chapters").querySelectorAll("li").forEach((li) => { li.onclick = () => seek(+li.dataset.t); });
 }
 
@@ -346,7 +355,9 @@ function drawTranscript(tl) {
     const timed = tl.words[seg.clip] || [];
     const items = timed.length ? timed.map((w) => [w[0], (seg.start + w[1]) / rate, (seg.start + w[2]) / rate])
       : [[seg.spoken, seg.start / rate, seg.end / rate]];
-    for (const [text, start, end] of items) {
+    for (let [text, start, end] of items) {
+      if (end <= S.offset || start >= S.until) continue;
+      start -= S.offset; end -= S.offset;
       const span = document.createElement("span");
       span.className = "w"; span.textContent = text; span.setAttribute("data-testid", "transcript-word");
       span.dataset.start = start.toFixed(3);
@@ -354,7 +365,7 @@ function drawTranscript(tl) {
       p.append(span, " ");
       words.push({ start, end, span });
     }
-    box.appendChild(p);
+    if (p.childElementCount > 1) box.appendChild(p);
   }
 }
 
@@ -404,7 +415,8 @@ function init() {
     if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); S.dirty = true; save(); }
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); startRender(); }
   });
-  $("render-button").onclick = startRender;
+  $("render-button").onclick = () => startRender(false);
+  $("preview-render-button").onclick = () => startRender(true);
   $("cancel-button").onclick = () => S.job && api("POST", `/api/jobs/${S.job.id}/cancel`).then(showJob);
   $("new-episode-form").onsubmit = async (e) => {
     e.preventDefault();
