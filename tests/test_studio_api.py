@@ -63,6 +63,13 @@ def test_episodes_check_and_editing(client: TestClient, workspace: Path) -> None
     assert client.get("/api/episodes/my-new-show.md/check").json()["ok"]
     renamed = client.post("/api/episodes/my-new-show.md/rename", json={"to": "pilot"}).json()
     assert renamed["name"] == "pilot.md" and (workspace / "pilot.md").is_file()
+    demo = client.post("/api/episodes", json={"template": "demo"}).json()
+    assert demo["name"] == "tiny-machines.md" and (workspace / "media" / "alex.jpg").is_file()
+    report = client.get("/api/episodes/tiny-machines.md/check").json()
+    assert report["ok"], report["problems"]
+    assert next(s for s in report["speakers"] if s["label"] == "ALEX")["avatar"] == "photo:media/alex.jpg"
+    (workspace / "README.md").write_text("# not an episode\n", encoding="utf-8")
+    assert "README.md" not in [e["name"] for e in client.get("/api/episodes").json()["episodes"]]
 
 
 def test_cast_edit_keeps_the_body(client: TestClient, workspace: Path) -> None:

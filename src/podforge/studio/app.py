@@ -80,7 +80,8 @@ class SaveBody(Body):
 
 
 class CreateBody(Body):
-    title: str = "New episode"
+    title: str = ""
+    template: str = "blank"
 
 
 class RenameBody(Body):
@@ -149,7 +150,7 @@ def list_episodes(request: Request) -> JSONResponse:
 
 async def create_episode(request: Request) -> JSONResponse:
     body = await _body(request, CreateBody)
-    path = wsp.create_episode(_ws(request), body.title)
+    path = await run_in_threadpool(wsp.create_episode, _ws(request), body.title, body.template)
     return JSONResponse({"name": path.name}, status_code=201)
 
 

@@ -30,6 +30,7 @@ CONFIG_NAME = "podforge.yaml"
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 64, 4096
 IMAGE_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+NOT_EPISODES = {"readme", "changelog", "changes", "license", "contributing", "credits", "code_of_conduct", "security"}
 _EPISODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}\.md")
 TEMPLATE = """---
 title: {title}
@@ -78,7 +79,9 @@ class Workspace:
         return path
 
     def episodes(self) -> list[Path]:
-        return sorted(p for p in self.root.glob("*.md") if _EPISODE_NAME.fullmatch(p.name) and p.is_file())
+        """The scripts in the folder; a project's README and the like are not episodes."""
+        found = (p for p in self.root.glob("*.md") if _EPISODE_NAME.fullmatch(p.name) and p.is_file())
+        return sorted(p for p in found if p.stem.lower() not in NOT_EPISODES)
 
     def out_dir(self, name: str) -> Path:
         return self.root / OUT_DIR / Path(name).stem
@@ -106,14 +109,30 @@ def save_text(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def create_episode(ws: Workspace, title: str) -> Path:
-    title = " ".join(title.split())[:80] or "New episode"
+def create_episode(ws: Workspace, title: str, template: str = "blank") -> Path:
+    """A new script from the two-speaker template, or a copy of the bundled demo (its media into media/)."""
+    if template not in ("blank", "demo"):
+        raise InputError(f"template {template!r}: choose blank or demo")
+    title = " ".join(title.split())[:80] or ("Tiny Machines" if template == "demo" else "New episode")
     stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "episode"
     name, n = f"{stem}.md", 2
     while (ws.root / name).exists():
         name, n = f"{stem}-{n}.md", n + 1
-    save_text(ws.root / name, TEMPLATE.format(title=title.replace(":", " -")))
+    text = _demo_text(ws) if template == "demo" else TEMPLATE.format(title=title.replace(":", " -"))
+    save_text(ws.root / name, text)
     return ws.root / name
+
+
+def _demo_text(ws: Workspace) -> str:
+    from ..demo import demo_script
+
+    with demo_script() as path:
+        (ws.root / MEDIA_DIR).mkdir(exist_ok=True)
+        for media in ("alex.jpg", "theme.mp3"):
+            atomic_write_bytes(ws.root / MEDIA_DIR / media, (path.parent / media).read_bytes())
+        text = read_text(path)
+    text = text.replace('"photo:alex.jpg"', '"photo:media/alex.jpg"')
+    return text.replace("[MUSIC: theme.mp3", "[MUSIC: media/theme.mp3")
 
 
 def rename_episode(ws: Workspace, name: str, new_name: str) -> Path:

@@ -423,6 +423,10 @@ function init() {
     const r = await api("POST", "/api/episodes", { title: $("new-title").value || "New episode" });
     $("new-title").value = ""; await loadEpisodes(); openEpisode(r.name);
   };
+  $("new-demo").onclick = async () => {
+    const r = await api("POST", "/api/episodes", { template: "demo" });
+    await loadEpisodes(); openEpisode(r.name);
+  };
   $("rename-form").onsubmit = async (e) => {
     e.preventDefault();
     try { const r = await api("POST", `/api/episodes/${encodeURIComponent(S.episode)}/rename`, { to: $("rename-to").value });
