@@ -191,3 +191,19 @@ def test_quick_preview_job_renders_only_the_window(client: TestClient, workspace
         assert (stream.codec_context.width, stream.codec_context.height) == (640, 360)
         assert sum(1 for _ in container.decode(stream)) == 25
     assert not (workspace / "out/short/short.mp4").exists()
+
+
+def test_unreadable_script_and_broken_config_are_problems_not_crashes(client: TestClient, workspace: Path) -> None:
+    (workspace / "latin1.md").write_bytes("ALEX: caf\xe9\n".encode("latin-1"))
+    report = client.get("/api/episodes/latin1.md/check").json()
+    assert not report["ok"] and report["problems"][0]["text"].startswith("error: latin1.md:1:")
+    (workspace / "podforge.yaml").write_text("tts_engine: fake\nnot_a_setting: 1\n", encoding="utf-8")
+    report = client.get("/api/episodes/short.md/check").json()
+    assert not report["ok"] and "not_a_setting" in report["problems"][0]["text"]
+    job = client.post("/api/jobs", json={"episode": "short.md", "audio_only": True}).json()
+    failed = wait_for(lambda: _finished(client, job["id"]), timeout=60)
+    assert (
+        failed["state"] == "failed"
+        and failed["error"].startswith("error: podforge.yaml:2:")
+        and "not_a_setting" in failed["error"]
+    )

@@ -42,3 +42,18 @@ def test_killed_server_fails_the_running_job_and_runs_the_next(tmp_path: Path) -
         done = wait_for(lambda: (j := httpx.get(f"{base}/jobs/{second['id']}").json())["state"] == "done" and j, 120)
         assert set(done["outputs"]) >= {"mp3", "metrics"} and (folder / "out" / "short" / "short.mp3").is_file()
         assert not (folder / "out" / "longer" / "longer.mp4").exists()
+
+
+def test_stopping_the_server_mid_render_fails_the_job_with_its_reason(tmp_path: Path) -> None:
+    folder = make_workspace(tmp_path / "ws", {"longer.md": LONGER})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api"
+    with studio_server(folder, port) as server:
+        job = httpx.post(f"{base}/jobs", json={"episode": "longer.md", "size": "640x360"}).json()
+        wait_for(lambda: httpx.get(f"{base}/jobs/{job['id']}").json()["progress"], timeout=90)
+        server.send_signal(signal.SIGINT)  # Ctrl+C
+        assert server.wait(30) == 0
+    with closing(sqlite3.connect(folder / ".podforge-studio" / "jobs.sqlite")) as db:
+        state, error = db.execute("SELECT state, error FROM jobs WHERE id=?", (job["id"],)).fetchone()
+    assert state == "failed" and error.startswith("error: the studio stopped while this job was running (at stage ")
+    assert not list((folder / "out").glob("*/.podforge-*"))

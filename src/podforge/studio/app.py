@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -352,8 +353,7 @@ def create_app(folder: Path, allowed_hosts: set[str], *, worker: bool = True) ->
             yield
         finally:
             if process is not None:
-                process.terminate()
-                process.wait(10)
+                _stop_worker(process)
 
     static = StaticFiles(directory=str(files("podforge.studio") / "static"))
     fonts = StaticFiles(directory=str(Path(font_roboto.__file__).parent / "files"))
@@ -361,6 +361,16 @@ def create_app(folder: Path, allowed_hosts: set[str], *, worker: bool = True) ->
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={PodforgeError: _podforge_error})
     app.state.ws, app.state.store = ws, store
     return SecurityMiddleware(app, allowed_hosts)
+
+
+def _stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets a render end at its next progress report (its job marked failed, staging removed)."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def hosts_for(host: str, port: int) -> set[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -199,7 +200,7 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
         if event.done < event.total and now - last[0] < 0.2:
             return
         last[0] = now
-        if os.getppid() != parent or not store.progress(job["id"], worker, event.stage, event.done, event.total):
+        if _server_gone(parent) or not store.progress(job["id"], worker, event.stage, event.done, event.total):
             raise JobCancelled
 
     try:
@@ -209,7 +210,7 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
                                        video_flags=options.video_flags(), preview=options.preview)  # fmt: skip
         result = render(path, render_options, on_progress)
     except JobCancelled:
-        if os.getppid() != parent:
+        if _server_gone(parent):
             at = f" (at stage {store.get(job['id'])['stage']})"  # type: ignore[index]
             store.finish(job["id"], worker, "failed", error=INTERRUPTED.format(at=at))
         else:
@@ -221,10 +222,27 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
         store.finish(job["id"], worker, "done", outputs=outputs, metrics=result.metrics)
 
 
+_STOPPING = {"flag": False}
+
+
+def _server_gone(parent: int) -> bool:
+    """The server stopped (SIGTERM from its shutdown) or died (this process was handed to another parent)."""
+    return _STOPPING["flag"] or os.getppid() != parent
+
+
+def _stop(signum: int, frame: object) -> None:
+    _STOPPING["flag"] = True
+
+
 def worker_main(root: str, db_path: str, parent: int) -> None:
-    """The worker process: run queued jobs one at a time until the server that started it is gone."""
+    """The worker process: run queued jobs one at a time until the server that started it is gone.
+
+    Ctrl+C in the terminal reaches the whole process group: the worker leaves it to the server, which
+    stops the worker with SIGTERM; a render then ends at its next progress report, marked failed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
     store = JobStore(Path(db_path))
-    while os.getppid() == parent:
+    while not _server_gone(parent):
         job = store.claim(os.getpid())
         if job is None:
             time.sleep(0.3)

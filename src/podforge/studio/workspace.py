@@ -150,6 +150,14 @@ def rename_episode(ws: Workspace, name: str, new_name: str) -> Path:
 
 def check_report(ws: Workspace, path: Path) -> dict[str, object]:
     """What `podforge check --show` says about a script, as data: problems, speakers and the spoken table."""
+    try:
+        return _report(ws, path)
+    except PodforgeError as exc:  # an unreadable script or a broken podforge.yaml: still one readable problem
+        problems = [_problem(Location(path), line) for line in error_lines(exc)]
+        return {"ok": False, "problems": problems, "title": path.stem, "speakers": [], "rows": []}
+
+
+def _report(ws: Workspace, path: Path) -> dict[str, object]:
     from ..pipeline import check
     from ..script.parser import load_script_leniently
 
@@ -162,9 +170,6 @@ def check_report(ws: Workspace, path: Path) -> dict[str, object]:
         problems = exc.problems
         script, _ = load_script_leniently(path)
         voices = assign_voices(script, config.tts_engine)
-    except PodforgeError as exc:
-        return {"ok": False, "problems": [_problem(Location(path), line) for line in error_lines(exc)],
-                "title": path.stem, "speakers": [], "rows": []}  # fmt: skip
     return {
         "ok": not problems,
         "problems": [_problem(loc, message) for loc, message in problems],
