@@ -26,6 +26,7 @@ from ..errors import error_lines
 
 TERMINAL = ("done", "failed", "cancelled")
 PREVIEW_SIZE = "640x360"
+WORKER_NICENESS = 10
 INTERRUPTED = "error: the studio stopped while this job was running{at}; nothing was written. Render it again"
 # Share of a render's wall time each stage takes on the demo (measured), for the time-left estimate.
 VIDEO_WEIGHTS = {"voices": 0.2, "align": 0.1, "audio": 0.1, "video": 0.6}
@@ -241,6 +242,8 @@ def worker_main(root: str, db_path: str, parent: int) -> None:
     stops the worker with SIGTERM; a render then ends at its next progress report, marked failed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    # Renders yield the CPU to the server (and its synthesis pool inherits this): checks and previews stay quick.
+    os.nice(WORKER_NICENESS)
     store = JobStore(Path(db_path))
     while not _server_gone(parent):
         job = store.claim(os.getpid())
