@@ -8,6 +8,7 @@ import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def test_voices_and_preview(client: TestClient) -> None:
     assert all(v["install_hint"] for v in missing)
     response = client.post("/api/preview", json={"voice": "fake:a", "episode": "short.md", "speaker": "SAM"})
     assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
-    assert response.headers["x-preview-text"] == "Glad to be here, Alex."
+    assert unquote(response.headers["x-preview-text"]) == "Glad to be here, Alex."
     with wave.open(io.BytesIO(response.content)) as wav:
         assert wav.getnframes() / wav.getframerate() > 0.5
     unknown = client.post("/api/preview", json={"voice": "nosuch:voice", "text": "hi"})
@@ -207,3 +208,21 @@ def test_unreadable_script_and_broken_config_are_problems_not_crashes(client: Te
         and failed["error"].startswith("error: podforge.yaml:2:")
         and "not_a_setting" in failed["error"]
     )
+
+
+def test_a_script_error_fails_the_job_with_the_terminals_lines(client: TestClient, workspace: Path) -> None:
+    (workspace / "short.md").write_text(SHORT + "\nOMAR: Who am I?\n[pause 1.5x]\n", encoding="utf-8")
+    job = client.post("/api/jobs", json={"episode": "short.md", "audio_only": True}).json()
+    failed = wait_for(lambda: _finished(client, job["id"]), timeout=60)
+    lines = failed["error"].splitlines()
+    assert failed["state"] == "failed" and len(lines) == 2
+    assert lines[0].startswith("error: short.md:15:1: unknown speaker 'OMAR'")
+    assert lines[1].startswith("error: short.md:16:")
+
+
+def test_hosts_for_the_bound_address() -> None:
+    from podforge.studio.app import hosts_for
+
+    assert hosts_for("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert hosts_for("192.168.1.5", 9000) == {"192.168.1.5:9000"}
+    assert "localhost:80" in hosts_for("0.0.0.0", 80)

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
@@ -244,7 +244,7 @@ async def preview(request: Request) -> Response:
             raise InputError("preview needs `text`, or `episode` and `speaker` to take that speaker's first line")
         text = await run_in_threadpool(wsp.sample_text, ws, body.episode, body.speaker)
     result = await run_in_threadpool(preview_voice, body.voice, text, ContentCache())
-    headers = {"X-Preview-Text": result.text.encode("ascii", "replace").decode()[:200]}
+    headers = {"X-Preview-Text": quote(result.text[:200])}  # percent-encoded: headers are Latin-1
     return Response(result.wav_bytes(), media_type="audio/wav", headers=headers)
 
 
@@ -389,8 +389,17 @@ def _stop_worker(process: subprocess.Popen[bytes]) -> None:
 
 
 def hosts_for(host: str, port: int) -> set[str]:
-    names = {host, "localhost", "127.0.0.1"} if host in ("127.0.0.1", "localhost") else {host}
-    return {f"{name}:{port}" for name in names} | ({host} if port == 80 else set())
+    """The Host values this server answers to: its own address (and this machine's names when bound to all)."""
+    names = {host}
+    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):
+        names |= {"localhost", "127.0.0.1", "[::1]"}
+    if host in ("0.0.0.0", "::"):
+        import socket
+
+        hostname = socket.gethostname()
+        with contextlib.suppress(OSError):
+            names |= {hostname, socket.getfqdn(), *socket.gethostbyname_ex(hostname)[2]}
+    return {f"{name}:{port}" for name in names} | (names if port == 80 else set())
 
 
 def serve(folder: Path, host: str, port: int, open_browser: bool) -> None:

@@ -239,7 +239,7 @@ async function previewVoice(sp, voice, button, row) {
     const audio = $("preview-audio");
     audio.src = URL.createObjectURL(blob);
     await audio.play();
-    note(row, `playing: “${res.headers.get("X-Preview-Text") || ""}”`);
+    note(row, `playing: “${decodeURIComponent(res.headers.get("X-Preview-Text") || "")}”`);
   } catch (e) { note(row, e.message, true); }
   finally { button.disabled = false; }
 }
