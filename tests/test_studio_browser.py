@@ -81,6 +81,11 @@ def test_write_cast_render_and_play(browser_page: Any, tmp_path: Path) -> None:
         assert (folder / "short.md").read_text(encoding="utf-8").endswith("SAM: This speaker is not in the cast.\n")
         screenshot(page, "studio-5-portrait")
 
+        page.get_by_test_id("new-speaker").fill("casey")
+        page.get_by_test_id("add-speaker").click()
+        page.locator("[data-testid=cast-row][data-speaker=CASEY]").wait_for(timeout=T)
+        assert '  CASEY: {color: "#22a06b"}\n---\n' in (folder / "short.md").read_text(encoding="utf-8")
+
         page.get_by_test_id("render-size").select_option("640x360")
         page.get_by_test_id("render-button").click()
         page.wait_for_function(

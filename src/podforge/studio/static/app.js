@@ -272,7 +272,10 @@ function attach(job) {
   S.source = new EventSource(`/api/jobs/${job.id}/events`);
   S.source.addEventListener("job", (ev) => {
     const j = JSON.parse(ev.data); S.job = j; showJob(j);
-    if (["done", "failed", "cancelled"].includes(j.state)) { S.source.close(); S.source = null; loadEpisodes(); refreshJobs(); }
+    if (["done", "failed", "cancelled"].includes(j.state)) {
+      S.source.close(); S.source = null; loadEpisodes();
+      setTimeout(reattach, 400);  // the next queued job, if any
+    }
   });
 }
 
@@ -303,8 +306,18 @@ async function refreshJobs() {
 
 async function reattach() {
   const jobs = await refreshJobs();
-  const live = jobs.find((j) => j.state === "running") || jobs.find((j) => j.state === "queued");
+  const live = jobs.find((j) => j.state === "running") || [...jobs].reverse().find((j) => j.state === "queued");
   if (live) attach(live);
+}
+
+async function addSpeaker(event) {
+  event.preventDefault();
+  const label = $("new-speaker").value.trim().toUpperCase();
+  if (!label) return;
+  const palette = ["#e4572e", "#3b82f6", "#22a06b", "#8b5cf6", "#f59e0b", "#14b8a6"];
+  const color = palette[((S.check && S.check.speakers.length) || 0) % palette.length];
+  $("new-speaker").value = "";
+  await castChange(label, { color });
 }
 
 async function showLatestResult() {
@@ -416,6 +429,7 @@ function init() {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); startRender(); }
   });
   $("render-button").onclick = () => startRender(false);
+  $("add-speaker-form").onsubmit = addSpeaker;
   $("preview-render-button").onclick = () => startRender(true);
   $("cancel-button").onclick = () => S.job && api("POST", `/api/jobs/${S.job.id}/cancel`).then(showJob);
   $("new-episode-form").onsubmit = async (e) => {
