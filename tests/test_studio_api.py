@@ -96,7 +96,7 @@ def test_voices_and_preview(client: TestClient) -> None:
     with wave.open(io.BytesIO(response.content)) as wav:
         assert wav.getnframes() / wav.getframerate() > 0.5
     unknown = client.post("/api/preview", json={"voice": "nosuch:voice", "text": "hi"})
-    assert unknown.status_code >= 400 and unknown.json()["error"][0].startswith("error:")
+    assert unknown.status_code == 400 and unknown.json()["error"][0].startswith("error: unknown TTS engine 'nosuch'")
 
 
 def test_portrait_upload_is_validated(client: TestClient, workspace: Path) -> None:

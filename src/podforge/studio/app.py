@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import RenderConfig, with_video_flags
-from ..errors import InputError, PodforgeError, error_lines
+from ..errors import EngineError, InputError, PodforgeError, error_lines
 from ..video import check_window
 from . import workspace as wsp
 from .jobs import TERMINAL, JobOptions, JobStore, start_worker
@@ -128,7 +128,7 @@ def _store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-def _episode_info(ws: wsp.Workspace, store: JobStore, path: Path, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+def _episode_info(ws: wsp.Workspace, path: Path, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     from ..script.parser import load_script_leniently
 
     try:
@@ -148,7 +148,7 @@ def _episode_info(ws: wsp.Workspace, store: JobStore, path: Path, jobs: list[dic
 def list_episodes(request: Request) -> JSONResponse:
     ws, store = _ws(request), _store(request)
     jobs = store.list(200)
-    return JSONResponse({"episodes": [_episode_info(ws, store, p, jobs) for p in ws.episodes()]})
+    return JSONResponse({"episodes": [_episode_info(ws, p, jobs) for p in ws.episodes()]})
 
 
 async def create_episode(request: Request) -> JSONResponse:
@@ -195,7 +195,8 @@ async def upload_portrait(request: Request) -> JSONResponse:
     ws, name, label = _ws(request), request.path_params["name"], request.path_params["label"]
     ws.episode(name)
     kind = request.query_params.get("kind", "photo")
-    if int(request.headers.get("content-length", "0")) > wsp.MAX_UPLOAD_BYTES + 64 * 1024:
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > wsp.MAX_UPLOAD_BYTES + 64 * 1024:
         raise InputError(f"portrait too large; the limit is {wsp.MAX_UPLOAD_BYTES // 2**20} MB")
     async with request.form(max_files=1, max_fields=4, max_part_size=wsp.MAX_UPLOAD_BYTES + 1) as form:
         upload = form.get("file")
@@ -235,6 +236,7 @@ def voices(request: Request) -> JSONResponse:
 async def preview(request: Request) -> Response:
     from ..cache import ContentCache
     from ..voices.preview import preview_voice
+    from ..voices.registry import check_voice
 
     body = await _body(request, PreviewBody)
     ws = _ws(request)
@@ -243,6 +245,10 @@ async def preview(request: Request) -> Response:
         if not (body.episode and body.speaker):
             raise InputError("preview needs `text`, or `episode` and `speaker` to take that speaker's first line")
         text = await run_in_threadpool(wsp.sample_text, ws, body.episode, body.speaker)
+    try:
+        check_voice(body.voice)
+    except EngineError as exc:  # an unknown or missing voice is the request's fault here, not a failed render
+        raise InputError(str(exc)) from exc
     result = await run_in_threadpool(preview_voice, body.voice, text, ContentCache())
     headers = {"X-Preview-Text": quote(result.text[:200])}  # percent-encoded: headers are Latin-1
     return Response(result.wav_bytes(), media_type="audio/wav", headers=headers)
