@@ -30,10 +30,11 @@ def _astronaut(folder: Path) -> Path:
 def _type_script(page: Any) -> int:
     """Type a line with an unknown speaker at the end of the script; returns its line number."""
     editor = page.get_by_test_id("editor")
+    before = editor.input_value()
     editor.click()
     page.keyboard.press("Control+End")
     page.keyboard.type("\n" + MISTAKE + "\n")
-    return len(SHORT.splitlines()) + 2
+    return len(before.splitlines()) + 2
 
 
 def test_write_cast_render_and_play(browser_page: Any, tmp_path: Path) -> None:
@@ -47,6 +48,12 @@ def test_write_cast_render_and_play(browser_page: Any, tmp_path: Path) -> None:
         assert page.get_by_test_id("cast-row").count() == 2
         screenshot(page, "studio-1-open")
 
+        changed = SHORT + "\nALEX: Written in another editor.\n"
+        (folder / "short.md").write_text(changed, encoding="utf-8")  # changes on disk show up in the page
+        (folder / "second.md").write_text("ALEX: A second episode.\n", encoding="utf-8")
+        page.locator("[data-testid=episode-item][data-name='second.md']").wait_for(timeout=T)
+        page.wait_for_function("t => document.querySelector('[data-testid=editor]').value === t", arg=changed)
+
         line = _type_script(page)
         problem = page.locator(f"[data-testid=problem][data-line='{line}']")
         problem.wait_for(timeout=T)
@@ -58,7 +65,11 @@ def test_write_cast_render_and_play(browser_page: Any, tmp_path: Path) -> None:
         page.get_by_test_id("editor").fill(page.get_by_test_id("editor").input_value().replace("OMAR:", "SAM:"))
         page.get_by_test_id("no-problems").wait_for(timeout=T)
         assert page.get_by_test_id("problem").count() == 0
-        assert (folder / "short.md").read_text(encoding="utf-8").endswith("SAM: This speaker is not in the cast.\n")
+        assert (
+            (folder / "short.md")
+            .read_text(encoding="utf-8")
+            .endswith("ALEX: Written in another editor.\n\nSAM: This speaker is not in the cast.\n")
+        )
         screenshot(page, "studio-3-fixed")
 
         sam = page.locator("[data-testid=cast-row][data-speaker=SAM]")
