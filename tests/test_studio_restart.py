@@ -14,7 +14,7 @@ import psutil
 
 from studio_support import SHORT, free_port, make_workspace, studio_server, wait_for
 
-LONGER = SHORT + "".join(f"\nSAM: Line number {n}, which keeps the render going for a while.\n" for n in range(8))
+LONGER = SHORT + "".join(f"\nSAM: Line number {n}, which keeps the render going for a while.\n" for n in range(3))
 
 
 def _worker_of(folder: Path, job_id: int) -> int:
