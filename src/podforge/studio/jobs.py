@@ -243,7 +243,8 @@ def worker_main(root: str, db_path: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
     # Renders yield the CPU to the server (and its synthesis pool inherits this): checks and previews stay quick.
-    os.nice(WORKER_NICENESS)
+    if hasattr(os, "nice"):  # POSIX only
+        os.nice(WORKER_NICENESS)
     store = JobStore(Path(db_path))
     while not _server_gone(parent):
         job = store.claim(os.getpid())
