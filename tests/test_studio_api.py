@@ -226,3 +226,13 @@ def test_hosts_for_the_bound_address() -> None:
     assert hosts_for("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
     assert hosts_for("192.168.1.5", 9000) == {"192.168.1.5:9000"}
     assert "localhost:80" in hosts_for("0.0.0.0", 80)
+
+
+def test_saving_keeps_crlf_and_bom(client: TestClient, workspace: Path) -> None:
+    original = "\ufeff" + SHORT.replace("\n", "\r\n")
+    (workspace / "short.md").write_bytes(original.encode("utf-8"))
+    text = client.get("/api/episodes/short.md").json()["text"]
+    assert text == original.removeprefix("\ufeff")
+    edited = text.replace("\r\n", "\n").replace("short test show", "shorter test show")  # as a textarea sends it
+    assert client.put("/api/episodes/short.md", json={"text": edited}).json()["check"]["ok"]
+    assert (workspace / "short.md").read_bytes() == original.replace("short test show", "shorter test show").encode()

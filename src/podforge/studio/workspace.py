@@ -106,7 +106,12 @@ def read_text(path: Path) -> str:
 
 
 def save_text(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
+    """Write the editor's text; a file that had CRLF line ends or a BOM keeps them (a textarea drops both)."""
+    old = path.read_bytes() if path.is_file() else b""
+    if b"\r\n" in old and "\r\n" not in text:
+        text = text.replace("\n", "\r\n")
+    bom = "\ufeff" if old.startswith(b"\xef\xbb\xbf") and not text.startswith("\ufeff") else ""
+    atomic_write_text(path, bom + text)
 
 
 def create_episode(ws: Workspace, title: str, template: str = "blank") -> Path:
