@@ -18,6 +18,7 @@ from .directions import is_direction, split_inline
 from .formats import is_podcastfy, podcastfy_to_labelled
 from .frontmatter import parse_front_matter, split_front_matter
 from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
+from .preamble import is_end_marker, is_section_marker, is_title_line, title_of, unwrap
 from .speakers import SpeakerBook
 from .speech_text import to_display, to_speech
 
@@ -123,23 +124,39 @@ class _BodyReader:
         else:
             self._feed_content(line, line_no, col)
 
-    def _feed_content(self, line: str, line_no: int, col: int) -> None:
-        if match := _HEADING.match(line):
+    @property
+    def before_dialogue(self) -> bool:
+        return not self.buffer and not any(isinstance(e, Line) for e in self.events)
+
+    def _feed_content(self, raw: str, line_no: int, col: int) -> None:
+        line = unwrap(raw)
+        start, col = col, col + raw.find(line)
+        if match := _HEADING.match(raw):
             self._heading(match, line_no, col)
         elif _RULE.match(line) or line.startswith("<!--"):
             self.flush()
-        elif _NOTES.match(line):
-            self.flush()
+        elif _NOTES.match(line) or (is_end_marker(line) and not self.before_dialogue):
+            # After "END OF SCRIPT" or "Production Notes:" nothing more is meant to be said.
+            self._skip("notes" if _NOTES.match(line) else "end", raw, line_no, col)
             self.in_notes = True
-            self.skipped.append(Skipped("notes", line, Span(line_no, col)))
+        elif self.before_dialogue and self.current is None and is_title_line(line):
+            self._skip("title", raw, line_no, col)
+            self.first_title = self.first_title or title_of(line)
+        elif line[:1].isupper() and is_section_marker(line):
+            self._skip("section", raw, line_no, col)
         elif match := _WHOLE_BRACKET.match(line):
             self._cue(match["inner"], line, line_no, col)
         elif (match := _WHOLE_PAREN.match(line)) and (self.current is None or is_direction(match["inner"])):
             self._direction_line(match["inner"], line, line_no, col)
         elif (match := _LABEL.match(line)) and self._label(match, line_no, col):
             return
-        else:
-            self._dialogue(line, line_no, col)
+        else:  # as written: `*sighs*` is a direction only while its stars are there
+            self._dialogue(raw, line_no, start)
+
+    def _skip(self, kind: str, text: str, line_no: int, col: int) -> None:
+        self.flush()
+        self.current = None
+        self.skipped.append(Skipped(kind, text, Span(line_no, col)))
 
     def _heading(self, match: re.Match[str], line_no: int, col: int) -> None:
         self.flush()
@@ -178,8 +195,7 @@ class _BodyReader:
     def _label(self, match: re.Match[str], line_no: int, col: int) -> bool:
         """Handle `NAME: text`; False when the label is not a speaker (then it is dialogue text)."""
         name, text = match["name"].strip(), match["text"]
-        before_dialogue = not any(isinstance(e, Line) for e in self.events) and not self.buffer
-        verdict = self.speakers.classify(name, text, before_dialogue=before_dialogue)
+        verdict = self.speakers.classify(name, text, before_dialogue=self.before_dialogue)
         if verdict == "text":
             return False
         self.flush()

@@ -10,53 +10,9 @@ from .._yamlpos import locate
 from ..config import SPEAKER_PALETTE, FrontMatter
 from ..errors import Location
 from .model import Span, Speaker
+from .preamble import key_kind, reads_as_value
 
 NARRATOR = "NARRATOR"
-META_KEYS = frozenset(
-    [
-        "title",
-        "subtitle",
-        "runtime",
-        "duration",
-        "length",
-        "tone",
-        "format",
-        "style",
-        "episode",
-        "date",
-        "author",
-        "host",
-        "hosts",
-        "guest",
-        "guests",
-        "audience",
-        "genre",
-        "topic",
-        "topics",
-        "summary",
-        "description",
-        "setting",
-        "target",
-        "voice",
-        "voices",
-        "music",
-        "mood",
-        "produced",
-        "producer",
-        "recorded",
-        "season",
-        "show",
-        "series",
-        "language",
-        "length",
-        "keywords",
-        "tags",
-        "status",
-        "version",
-        "draft",
-        "words",
-    ]
-)
 Verdict = Literal["speaker", "metadata", "unknown", "text"]
 
 
@@ -90,6 +46,9 @@ class SpeakerBook:
     def classify(self, name: str, text: str, *, before_dialogue: bool) -> Verdict:
         if self._key(name) in self.declared:
             return "speaker"
+        kind = key_kind(name)
+        if kind == "strong" or (kind == "weak" and before_dialogue and reads_as_value(text)):
+            return "metadata"
         if re.search(r"\d", name) and not _is_caps(name) and not re.fullmatch(r"[A-Za-z]+ ?\d+", name):
             return "text"
         if before_dialogue and self._is_metadata(name, text):
@@ -102,8 +61,7 @@ class SpeakerBook:
 
     @staticmethod
     def _is_metadata(name: str, text: str) -> bool:
-        if name.lower() in META_KEYS:
-            return True
+        # Before anything is said, a lowercase `Some key: short value` is a note, not a speaker.
         short = len(text.split()) <= 6 and not re.search(r"[.!?]$", text.strip())
         return not _is_caps(name) and short and bool(text.strip())
 

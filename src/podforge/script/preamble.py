@@ -1,0 +1,159 @@
+"""Production apparatus that real scripts carry around the dialogue, recognised so it is never spoken.
+
+Scripts written for people (or by chat assistants) open with a title line and `Key: value`
+metadata (`Runtime: ~1:20`, `**Tone:** calm`), mark sections (`INTRO`, `SEGMENT 2: THE NEWS`)
+and close with trailers (`Word count: 212`, `*End of Episode*`). A host would say none of it.
+Each test here is about one line; the parser decides where it applies.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Keys that are metadata wherever they appear as `Key: value`, unless the front matter declares
+#: a speaker of that name: nobody in a podcast is called "Runtime".
+STRONG_KEYS = frozenset(
+    [
+        "runtime",
+        "duration",
+        "length",
+        "tone",
+        "style",
+        "format",
+        "genre",
+        "audience",
+        "music",
+        "notes",
+        "note",
+        "date",
+        "episode",
+        "topic",
+        "topics",
+        "script",
+        "transcript",
+        "summary",
+        "description",
+        "setting",
+        "mood",
+        "keywords",
+        "tags",
+        "status",
+        "version",
+        "draft",
+        "words",
+        "count",
+        "subtitle",
+        "title",
+        "season",
+        "series",
+        "language",
+        "recorded",
+        "produced",
+        "producer",
+        "sfx",
+        "logline",
+        "synopsis",
+        "premise",
+        "theme",
+        "themes",
+        "goal",
+        "goals",
+        "objective",
+        "objectives",
+        "cta",
+        "pacing",
+        "tempo",
+        "speakers",
+        "cast",
+        "characters",
+        "segments",
+        "structure",
+        "outline",
+        "platform",
+        "sponsor",
+        "sponsors",
+        "budget",
+        "deadline",
+        "target",
+    ]
+)
+#: Keys that name people or voices: metadata only while nothing has been said yet and when the value
+#: reads as a value ("Host: Alex Chen"), for `HOST:` is also the commonest speaker label of all.
+WEAK_KEYS = frozenset(
+    ["host", "hosts", "guest", "guests", "voice", "voices", "author", "show", "narrator", "presenter", "presenters"]
+)
+
+_EMPHASIS = re.compile(r"^(\*\*\*|\*\*|\*|___|__|_)(?=\S)(?P<inner>.*?\S)\1$")
+_BULLET = re.compile(r"^(?:[-*+•]|\d{1,2}[.)])\s+(?=\S)")
+_TITLE = re.compile(
+    r"^(?:[\w'’&,.!?]+\s+){0,6}?(?:podcast\s+|episode\s+|show\s+|audio\s+|video\s+|radio\s+)?"
+    r"(?:script|transcript|outline|draft|rundown)\s*(?:v?\d+(?:\.\d+)?)?\s*(?:[-–—:|(\[].*)?$"
+    r"|^(?:podcast|episode|show|ep\.?)\s*(?:#|no\.?\s*)?\d+\s*(?:[-–—:|]\s*.*)?$"
+    r"|^(?:[\w'’&,.!?]+\s+){0,6}?podcast\s*[-–—:|]\s*.+$",
+    re.I,
+)
+_QUOTED = re.compile(r"^[\"“'‘].{1,80}[\"”'’]$")
+_SECTION = re.compile(
+    r"^\[?(?:cold\s+open|intro(?:duction)?|outro|opening|closing|wrap[- ]?up|conclusion|recap|teaser|"
+    r"(?:ad\s+|mid-?roll\s+|sponsor\s+)?break|mid-?roll|sponsor(?:\s+(?:read|message|segment))?|"
+    r"(?:segment|part|act|scene|section|chapter)\s+(?:\d+|[ivx]+|one|two|three|four|five|six)\b"
+    r"(?:\s*[-–—:|.]\s*.*)?)"
+    r"\]?\s*:?$",
+    re.I,
+)
+_END = re.compile(
+    r"^[\W_]*end(?:\s+of\s+(?:the\s+)?(?:script|episode|show|transcript|podcast|recording|segment|part))?[\W_]*$",
+    re.I,
+)
+
+
+def unwrap(line: str) -> str:
+    """The line without emphasis around all of it (`**[MUSIC]**`, `*End of Episode*`) or a list bullet."""
+    line = _BULLET.sub("", line, count=1)
+    while match := _EMPHASIS.match(line):
+        line = match["inner"].strip()
+    return line
+
+
+def key_kind(name: str) -> str | None:
+    """'strong', 'weak' or None for the key of a `Key: value` line ("Target audience" → strong)."""
+    words = re.sub(r"[^\w\s]", " ", name.lower()).split()
+    if not words:
+        return None
+    if words[-1] in STRONG_KEYS or " ".join(words) in {"run time", "read time", "reading time", "air date"}:
+        return "strong"
+    if words[-1] in WEAK_KEYS and len(words) <= 2:
+        return "weak"
+    return None
+
+
+def reads_as_value(text: str) -> bool:
+    """A short phrase without a sentence's ending ("Alex Chen", "warm female, mid-30s")."""
+    text = text.strip()
+    return bool(text) and len(text.split()) <= 8 and not re.search(r"[.!?…]$", text.rstrip("\"'”’)*_"))
+
+
+def is_title_line(line: str) -> bool:
+    """`Podcast Script - "Tiny Machines"`, `Episode 12 Script`, `"The Quiet Revolution"` (before any dialogue)."""
+    if len(line) > 120 or re.search(r"[.!?]$", line.strip("\"'”’*_ ")):
+        return False
+    return bool(_TITLE.match(line) or _QUOTED.match(line))
+
+
+def title_of(line: str) -> str | None:
+    """The episode's title in a title line: the quoted part, or what follows the dash."""
+    quoted = re.search(r"[\"“]([^\"”]{2,})[\"”]", line)
+    if quoted:
+        return quoted[1].strip()
+    parts = re.split(r"\s[-–—:|]\s", line, maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 and parts[1].strip() else None
+
+
+def is_section_marker(line: str) -> bool:
+    """`INTRO`, `COLD OPEN`, `SEGMENT 2: THE NEWS`, `Part One – Why it matters`, `[AD BREAK]`."""
+    return len(line) <= 80 and bool(_SECTION.match(line)) and not re.search(r"[.!?]$", line)
+
+
+def is_end_marker(line: str) -> bool:
+    """`END`, `— End of Episode —`, `END OF SCRIPT` (but not "The end.", which a story may say)."""
+    return bool(_END.match(line))
