@@ -13,6 +13,7 @@ from PIL import Image
 
 from media import cpu_time, rss_growth, tone_features
 from podforge.config import VideoConfig
+from podforge.errors import MediaError
 from podforge.timeline import SpeakerInfo, SpeechSegment, Timeline
 from podforge.visuals import cards
 from podforge.visuals.avatars import track as avatar_track
@@ -153,7 +154,9 @@ def test_frames_keep_their_count_shape_and_avatar_kinds(tmp_path: Path) -> None:
     assert frame.shape == (360, 640, 3) and frame.dtype == np.uint8
     assert cards.avatar_spec("illustrated", tmp_path) == (True, None)
     assert cards.avatar_spec("photo", tmp_path) == (True, None)  # no default portrait: the illustrated one
-    assert cards.avatar_spec("photo:faces/none.png", tmp_path) == (True, None)
+    assert cards.avatar_spec("photo:faces/none.png", tmp_path) == (True, tmp_path / "faces/none.png")
+    with pytest.raises(MediaError, match=r"none\.png: portrait file not found"):
+        cards.portrait("photo:faces/none.png", tmp_path)  # a misspelt path stops the render, never a silent card
     assert cards.avatar_spec("", tmp_path) == (False, None)
     assert cards.avatar_spec("faces/sam.png", tmp_path) == (True, tmp_path / "faces/sam.png")
 

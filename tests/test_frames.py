@@ -182,11 +182,13 @@ def test_undecodable_portrait_and_missing_cover_are_media_errors(tmp_path: Path)
         plan_frames(episode(TWO_LINES, 10.0), video("audiogram", cover="art/cover.jpg"), tmp_path)
 
 
-def test_avatar_styles_fall_back_and_portrait_files_are_used(tmp_path: Path) -> None:
+def test_portrait_files_are_used_and_a_misspelt_photo_path_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "faces").mkdir()
     Image.new("RGB", (64, 64), (0, 255, 0)).save(tmp_path / "faces" / "alex.png")
-    avatars = {"ALEX": "photo:faces/alex.png", "SAM": "photo:faces/missing.jpg"}
-    tl = episode(TWO_LINES, 10.0, avatars=avatars)
+    misspelt = episode(TWO_LINES, 10.0, avatars={"ALEX": "photo:faces/alex.png", "SAM": "photo:faces/missing.jpg"})
+    with pytest.raises(MediaError, match=r"missing\.jpg: portrait file not found"):
+        plan_frames(misspelt, video("duo", "640x360"), tmp_path)  # no silent initials card
+    tl = episode(TWO_LINES, 10.0, avatars={"ALEX": "photo:faces/alex.png", "SAM": "photo"})
     plan = plan_frames(tl, video("duo", "640x360", visualizer=None, captions=False), tmp_path)
     frame = FrameRenderer(plan, features(tl)).draw(int(4.5 * 25))
     x0, y0, x1, y1 = plan.tiles[plan.labels.index("ALEX")].box

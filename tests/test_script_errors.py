@@ -59,7 +59,7 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "7:7",
         "sound effect 'sounds/bell.wav' not found",
     ),
-    ("undecodable-music", FM + "[MUSIC: broken.mp3]\nALEX: hi\n", "6:9", "cannot be decoded"),
+    ("undecodable-music", FM + "[MUSIC: broken.mp3]\nALEX: hi\n", "6:9", "cannot decode audio"),
     ("pause-garbage", FM + "ALEX: hi\n[pause 1.5x]\n", "7:8", "cannot read the duration"),
     ("pause-negative", FM + "ALEX: hi\n[pause -2s]\n", "7:8", "out of range"),
     ("pause-zero", FM + "ALEX: hi\n[pause 0s]\n", "7:8", "out of range"),

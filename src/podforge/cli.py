@@ -95,6 +95,8 @@ def check(
     from .pipeline import check as check_script
 
     checked = check_script(script, load_render_config(config))
+    for where, message in checked.warnings:
+        err.print(f"warning: {where}: {message}", markup=False, soft_wrap=True)
     if show:
         show_script(out, checked)
     lines = len(checked.script.lines)

@@ -300,7 +300,9 @@ def load_render_config(path: Path | None) -> RenderConfig:
     try:
         return RenderConfig.model_validate(data)
     except ValidationError as exc:
-        (key_path, message), *_ = describe_validation_error(exc)
-        dotted = ".".join(str(p) for p in key_path)
-        where = Location(path, *locate(text, key_path))
-        raise ConfigError(f"{where}: {dotted}: {message}; see README 'Configuration'") from exc
+        lines = [
+            f"{Location(path, *locate(text, key_path))}: {'.'.join(str(p) for p in key_path)}: {message}; "
+            "see README 'Configuration'"
+            for key_path, message in describe_validation_error(exc)
+        ]
+        raise ConfigError("\n".join(lines)) from exc  # every problem at once, one line each

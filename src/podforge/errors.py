@@ -89,6 +89,6 @@ def error_lines(exc: BaseException) -> list[str]:
     """What a user sees for ``exc``: the CLI's `error:` lines, which the studio shows verbatim too."""
     if isinstance(exc, ScriptError):
         return [f"error: {line}" for line in exc.lines()]
-    if isinstance(exc, PodforgeError):
-        return [f"error: {exc}"]
+    if isinstance(exc, PodforgeError):  # one line per problem: a config may have several
+        return [f"error: {line}" for line in str(exc).splitlines() or [type(exc).__name__]]
     return [f"error: internal error: {type(exc).__name__}: {exc}"]

@@ -95,14 +95,16 @@ def check(
     config: RenderConfig | None = None,
     video_flags: dict[str, object] | None = None,
     flags: dict[str, dict[str, object]] | None = None,
+    *,
+    video: bool = True,
 ) -> CheckedScript:
-    """Parse and validate only; raises ScriptError listing every problem."""
+    """Parse and validate only; raises ScriptError listing every problem (``video``: pictures and fonts too)."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
     config = with_video_flags(with_front_matter(config, script.front), video_flags or {})
     for section, values in (flags or {}).items():
         config = with_flags(config, section, values)
-    return check_script(script, config, problems)
+    return check_script(script, config, problems, video=video)
 
 
 def plan_devices(config: RenderConfig, *, video: bool) -> Devices:
@@ -132,7 +134,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         check_window(options.preview)
     recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
-        checked = check(script_path, options.config, options.video_flags, options.flags)
+        checked = check(script_path, options.config, options.video_flags, options.flags, video=not options.audio_only)
         devices = plan_devices(checked.config, video=not options.audio_only)
     script, config = checked.script, checked.config
     rate = config.output.sample_rate

@@ -6,7 +6,7 @@ user fixes the whole script in one pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from .config import RenderConfig
 from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
+from .mediacheck import check_cover, check_pictures, shown
 from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx, Span
 from .voices.registry import check_voice, default_voices
 
@@ -26,6 +27,8 @@ class CheckedScript:
     config: RenderConfig
     voices: dict[str, str]
     sfx: dict[str, Stereo]
+    #: What will work, but not as the user may expect (a photo with no face is shown as a still).
+    warnings: list[tuple[Location, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,14 @@ def assign_voices(script: Script, engine: str) -> dict[str, str]:
 
 
 def check_script(
-    script: Script, config: RenderConfig, problems: list[tuple[Location, str]] | None = None
+    script: Script, config: RenderConfig, problems: list[tuple[Location, str]] | None = None, *, video: bool = True
 ) -> CheckedScript:
-    """Raises ScriptError with the parser's problems (if given) and every one found here, in file order."""
+    """Raises ScriptError with the parser's problems (if given) and every one found here, in file order.
+
+    ``video`` also checks what only the video reads: avatars, portraits, cover art, fonts.
+    """
     problems = list(problems or [])
+    warnings: list[tuple[Location, str]] = []
     sample_rate = config.output.sample_rate
     voices = assign_voices(script, config.tts_engine)
     for label, voice in voices.items():
@@ -94,11 +101,13 @@ def check_script(
         if isinstance(event, Sfx | MusicCue) and _is_file(event):
             _check_media(script, event, sample_rate, sfx, problems)
     _check_music_engine(script, config, problems)
-    _check_cover(script, config, problems)
     _check_avatar_engine(script, config, problems)
+    check_cover(script, config.video, problems)  # the cover goes into the MP3 too
+    if video:
+        check_pictures(script, config.video, problems, warnings)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
-    return CheckedScript(script, config, voices, sfx)
+    return CheckedScript(script, config, voices, sfx, sorted(warnings, key=lambda p: (p[0].line, p[0].col)))
 
 
 def _check_music_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
@@ -113,23 +122,34 @@ def _check_music_engine(script: Script, config: RenderConfig, problems: list[tup
     except (EngineError, ConfigError) as exc:
         at = moods[0].at if moods else Span(1)
         problems.append((Location(script.path, at.line, at.col), f"music: {exc}"))
-
-
-def _check_cover(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
-    """The cover goes into the MP3 even without video: a missing or broken one is found before any synthesis."""
-    if not config.video.cover:
         return
-    from PIL import Image, UnidentifiedImageError
+    if config.music.engine == "folder":
+        _check_folder_tracks(script, config, moods, problems)
 
-    path = script.base_dir / config.video.cover
-    where = Location(script.path, 1, 1)
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except FileNotFoundError:
-        problems.append((where, f"video.cover {config.video.cover!r} not found (looked in {_shown(path)})"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        problems.append((where, f"video.cover {config.video.cover!r} cannot be read as an image ({exc})"))
+
+def _check_folder_tracks(
+    script: Script, config: RenderConfig, moods: list[MusicCue], problems: list[tuple[Location, str]]
+) -> None:
+    """The track the folder engine will pick for each cue must decode, like any music file."""
+    from .audio.export import decode_audio
+    from .music.engines import FolderEngine
+    from .music.registry import load_music_engine
+
+    engine = load_music_engine(config.music, script.base_dir)
+    assert isinstance(engine, FolderEngine)
+    wanted = [(cue.source, cue.at) for cue in moods]
+    wanted += [(cue, script.front_span("music", key)) for key, cue in
+               (("intro", config.music.intro), ("outro", config.music.outro)) if cue]  # fmt: skip
+    checked: set[Path] = set()
+    for cue, span in wanted:
+        for track in engine.candidates(cue):
+            if track in checked:
+                continue
+            checked.add(track)
+            try:
+                decode_audio(track, config.output.sample_rate)
+            except MediaError as exc:
+                problems.append((Location(script.path, span.line, span.col), f"music folder track: {exc}"))
 
 
 def _check_avatar_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:
@@ -173,19 +193,13 @@ def _check_media(
     where = Location(script.path, event.at.line, event.at.col)
     what = "sound effect" if isinstance(event, Sfx) else "music file"
     if not path.is_file():
-        problems.append((where, f"{what} {name!r} not found (looked in {_shown(path)}); check the path"))
+        problems.append((where, f"{what} {name!r} not found (looked in {shown(path)}); check the path"))
         return
     try:
         audio = decode_audio(path, rate)
     except MediaError as exc:
-        problems.append((where, f"{what} {name!r} cannot be decoded ({exc}); use a WAV, MP3, FLAC or OGG file"))
+        reason = str(exc).removeprefix(f"{path}: ")
+        problems.append((where, f"{what} {name!r}: {reason}"))
         return
     if isinstance(event, Sfx):
         sfx[name] = audio
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path.resolve())

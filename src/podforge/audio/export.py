@@ -228,25 +228,50 @@ def _int24_bytes(planar: Audio) -> bytes:
     return ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
 
 
+#: What podforge decodes: past these a file is refused, not guessed at (a corrupt header often claims GHz).
+MAX_SAMPLE_RATE = 384_000
+MIN_SAMPLE_RATE = 8_000
+MAX_CHANNELS = 8  # 7.1; 5.1 and 7.1 are downmixed to stereo by FFmpeg's standard matrix
+
+
 def decode_audio(path: PathLike, sample_rate: int = 48000) -> Audio:
     """Decode any audio file FFmpeg reads to (n, 2) float32 at ``sample_rate``.
 
-    Mono is copied to both channels at its own level; more than two channels are downmixed by
-    FFmpeg. Raises MediaError, saying how to fix it, when the file cannot be read.
+    Mono is copied to both channels at its own level; 3 to 8 channels (5.1, 7.1) are downmixed to
+    stereo by FFmpeg. Raises MediaError, saying how to fix it, when the file cannot be read, is empty,
+    or claims a sample rate or channel count no real recording has.
     """
     src = Path(path)
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if src.is_file() and src.stat().st_size == 0:
+        raise MediaError(f"{src}: the file is empty (0 bytes); {_DECODE_HINT}")
     try:
         with av.open(str(src)) as container:
             if not container.streams.audio:
                 raise MediaError(f"{src}: has no audio stream; {_DECODE_HINT}")
             stream = container.streams.audio[0]
+            _check_stream(src, stream.codec_context.sample_rate, stream.codec_context.channels)
             layout = "mono" if stream.codec_context.channels == 1 else "stereo"
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
             parts = [out.to_ndarray() for frame in container.decode(stream) for out in resampler.resample(frame)]
             parts += [out.to_ndarray() for out in resampler.resample(None)]
+    except av.error.InvalidDataError as exc:
+        reason = "FFmpeg finds invalid data: damaged, cut short or not audio"
+        raise MediaError(f"{src}: cannot decode audio ({reason}); {_DECODE_HINT}") from exc
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise MediaError(f"{src}: cannot decode audio ({exc}); {_DECODE_HINT}") from exc
     planar = np.concatenate(parts, axis=1) if parts else np.zeros((1, 0), dtype=np.float32)
+    if planar.shape[1] == 0:
+        raise MediaError(f"{src}: holds no audio samples (empty or cut short); {_DECODE_HINT}")
     return np.ascontiguousarray(np.stack([planar[0], planar[-1]], axis=1), dtype=np.float32)
+
+
+def _check_stream(src: Path, rate: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise MediaError(
+            f"{src}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz "
+            "(a damaged header, or not audio); re-export it at 48000 Hz"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise MediaError(f"{src}: {channels} audio channels; podforge reads mono to 7.1: re-export it as stereo")

@@ -59,11 +59,15 @@ class FolderEngine:
             raise EngineError(f"music folder {self.folder} has no audio files ({', '.join(AUDIO_SUFFIXES)})")
         self.labels = {track: _words(f"{track.stem} {_tag_text(track)}") for track in self.tracks}
 
-    def pick(self, cue: str, seed: int = 0) -> Path:
+    def candidates(self, cue: str) -> list[Path]:
+        """The tracks that fit the cue best; the render's seed picks one of them."""
         wanted = _words(cue)
         scores = {track: len(wanted & words) for track, words in self.labels.items()}
         best = max(scores.values())
-        ties = [track for track in self.tracks if scores[track] == best]
+        return [track for track in self.tracks if scores[track] == best]
+
+    def pick(self, cue: str, seed: int = 0) -> Path:
+        ties = self.candidates(cue)
         return ties[(zlib.crc32(cue.encode()) + seed) % len(ties)]
 
     def render(self, request: BedRequest) -> Stereo:

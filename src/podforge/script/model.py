@@ -90,6 +90,7 @@ class Script:
     speakers: dict[str, Speaker]
     events: tuple[Event, ...]
     skipped: tuple[Skipped, ...] = field(default=())
+    front_text: str = ""  # the YAML front matter as written, to point at its keys (1st key on line 2)
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -98,3 +99,12 @@ class Script:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def front_span(self, *key_path: str) -> Span:
+        """Where the front matter sets ``key_path`` (its nearest existing parent), else line 1."""
+        from .._yamlpos import locate
+
+        if not self.front_text:
+            return Span(1)
+        line, col = locate(self.front_text, key_path)
+        return Span(line + 1, col)

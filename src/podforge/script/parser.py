@@ -92,7 +92,8 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
             (Location(path, 1, 1), "nothing to say: the script has no spoken lines; add e.g. `ALEX: Hello`")
         )
     title = front.title or reader.first_title or path.stem.replace("_", " ").replace("-", " ").title()
-    script = Script(path, title, front, reader.speakers.finish(), tuple(reader.events), tuple(reader.skipped))
+    speakers = reader.speakers.finish()
+    script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "")
     return script, problems
 
 

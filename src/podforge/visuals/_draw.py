@@ -81,16 +81,40 @@ def backdrop(width: int, height: int, color: RGB) -> Frame:
     return (frame * vignette[:, :, None]).round().astype(np.uint8)
 
 
+#: Largest picture podforge decodes: a 64-megapixel photo; past it (or a header claiming 20000x20000) is refused.
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_SIDE = 16_384
+MIN_IMAGE_SIDE = 16
+
+
 def load_image(path: Path, what: str) -> Image.Image:
-    """Open and decode an image the user named, or raise MediaError naming it."""
+    """Open and decode an image the user named, or raise MediaError naming it and what to do."""
     try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise MediaError(f"{path}: {what} file is empty (0 bytes); save the picture again")
         with Image.open(path) as img:
+            _check_dimensions(path, what, img.size)
             img.load()
             return img.convert("RGBA")
     except FileNotFoundError as exc:
         raise MediaError(f"{path}: {what} file not found; check the path (relative to the script)") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise MediaError(f"{path}: {what} file cannot be decoded as an image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise MediaError(f"{path}: {what} is far too large to decode safely; {_RESIZE_HINT}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise MediaError(f"{path}: {what} file cannot be decoded as an image ({exc}); use a PNG or JPEG") from exc
+
+
+_RESIZE_HINT = f"resize it to at most {MAX_IMAGE_SIDE} px a side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+
+
+def _check_dimensions(path: Path, what: str, size: tuple[int, int]) -> None:
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
+        raise MediaError(f"{path}: {what} is {width}x{height} pixels, too large; {_RESIZE_HINT}")
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise MediaError(
+            f"{path}: {what} is {width}x{height} pixels, too small; use at least {MIN_IMAGE_SIDE} px a side"
+        )
 
 
 def cover_crop(img: Image.Image, width: int, height: int) -> Image.Image:

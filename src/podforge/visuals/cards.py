@@ -32,7 +32,7 @@ from ._draw import (
     rounded_mask,
 )
 
-_ENGINE_PREFIX = re.compile(r"^([a-z][a-z0-9_-]+):(?![\\/])(.*)$")
+ENGINE_PREFIX = re.compile(r"^([a-z][a-z0-9_-]+):(?![\\/])(.*)$")
 _BLACK: RGB = (0, 0, 0)
 DIM_BRIGHTNESS = 0.55
 DIM_SATURATION = 0.7
@@ -42,15 +42,18 @@ FAINT = (255, 255, 255, 40)  # an unlit tile's outline
 def portrait(avatar: str, base_dir: Path) -> Image.Image | None:
     """The speaker's still portrait image, if their avatar names an image file.
 
-    A bare path ("faces/sam.jpg") is explicit: missing or broken is a MediaError.  "photo:faces/x.jpg"
-    uses the file when it is there (an avatar engine may supply it later).  The still is what shows
-    when no talking avatar is drawn (see :func:`avatar_spec`): a tile too small for a face, a
-    picture in which no face is found; otherwise the tile shows an initials card.
+    A path, bare ("faces/sam.jpg") or as "photo:faces/sam.jpg", is explicit: missing or broken is a
+    MediaError (``podforge check`` reports it with its line first).  Other engines' values
+    ("sadtalker:x.jpg") use the file when it is there.  The still is what shows when no talking
+    avatar is drawn (see :func:`avatar_spec`): a tile too small for a face, a picture in which no
+    face is found; otherwise the tile shows an initials card.
     """
     value = avatar.strip()
-    match = _ENGINE_PREFIX.match(value)
+    match = ENGINE_PREFIX.match(value)
     if match:
         path = base_dir / match.group(2)
+        if match.group(1) == "photo" and match.group(2):
+            return load_image(path, "portrait")
         return load_image(path, "portrait") if match.group(2) and path.is_file() else None
     if not value or ("/" not in value and "\\" not in value and "." not in value):
         return None
@@ -61,16 +64,16 @@ def avatar_spec(avatar: str, base_dir: Path) -> tuple[bool, Path | None]:
     """(whether the speaker gets a talking avatar, the photo it animates, or None for the illustrated one).
 
     "illustrated" draws one; "photo:faces/x.jpg" or a bare image path animates that photo.  A bare
-    "photo", or "photo:" naming a file that is not there, gets the illustrated avatar: podforge has
-    no generator for a default portrait.  "" and other engines' values ("sadtalker:...") keep the
-    card :func:`portrait` gives.  Call :func:`portrait` first: it raises for a bad bare path.
+    "photo" gets the illustrated avatar: podforge has no generator for a default portrait.  "" and
+    other engines' values ("sadtalker:...") keep the card :func:`portrait` gives.  Call
+    :func:`portrait` first: it raises for a missing or broken file.
     """
     value = avatar.strip()
-    match = _ENGINE_PREFIX.match(value)
+    match = ENGINE_PREFIX.match(value)
     if match:
         engine, path = match.group(1), base_dir / match.group(2)
         if engine == "photo":
-            return True, path if match.group(2) and path.is_file() else None
+            return True, path if match.group(2) else None
         return engine == "illustrated", None
     if value in ("illustrated", "photo"):
         return True, None
