@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._outdir import prepare_out, writing_into
 from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
@@ -136,6 +137,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     with recorder.stage("parse"):
         checked = check(script_path, options.config, options.video_flags, options.flags, video=not options.audio_only)
         devices = plan_devices(checked.config, video=not options.audio_only)
+        prepare_out(options.out_dir)  # before minutes of synthesis, not after
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options) as cache:
@@ -158,7 +160,8 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             on_progress(ProgressEvent("align", 1, 1))
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
-        return _publish(job, cache, options, recorder, on_progress, devices)
+        with writing_into(options.out_dir):
+            return _publish(job, cache, options, recorder, on_progress, devices)
 
 
 def _monitored_gpu(options: RenderOptions) -> GpuBackend | None:

@@ -1,0 +1,63 @@
+"""The output folder: checked before any synthesis, and write failures in it said in words.
+
+A render writes into a staging folder inside OUT and renames its files into place only when all
+are complete (see ``pipeline``), so a failure leaves OUT as it was. What remains is to refuse an
+OUT that cannot work (a file, a path through a file, a read-only place) before minutes of
+synthesis, and to turn a full disk mid-render into one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import ConfigError, PodforgeError, RenderError
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def prepare_out(out_dir: Path) -> None:
+    """Create OUT if needed and prove a file can be written there; ConfigError (exit 2) if not."""
+    shown = str(out_dir)
+    blocker = next((p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker == out_dir:
+        raise ConfigError(f"-o {shown}: is a file, not a folder; give a folder for the episode's files")
+    if blocker is not None:
+        raise ConfigError(f"-o {shown}: {blocker} is a file, so no folder can be made inside it; choose another path")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".podforge-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"-o {shown}: cannot write there ({_reason(exc)}); choose a folder you can write to") from exc
+
+
+@contextlib.contextmanager
+def writing_into(out_dir: Path) -> Iterator[None]:
+    """Turn an OSError while writing OUT into a RenderError (exit 1) that says what happened."""
+    try:
+        yield
+    except PodforgeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in _FULL:
+            raise _full(out_dir, cause) from exc
+        raise
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise _full(out_dir, exc) from exc
+        raise RenderError(f"-o {out_dir}: writing the episode failed ({_reason(exc)}); nothing was changed") from exc
+
+
+def _full(out_dir: Path, exc: OSError) -> RenderError:
+    return RenderError(
+        f"-o {out_dir}: no room to write the episode ({_reason(exc)}); free some space and render again. "
+        "Nothing was written: the files already in the folder are as they were"
+    )
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
