@@ -25,6 +25,15 @@ def tone_wav(path: Path, seconds: float = 0.5, rate: int = 48_000, channels: int
     return path
 
 
+def float_wav(path: Path, samples: np.ndarray, rate: int = 48_000) -> Path:
+    """Mono 32-bit float WAV: the format a DAW exports with peaks above full scale intact."""
+    data = samples.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+    path.write_bytes(header + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
 def _wav_header(rate: int, channels: int, frames: int) -> bytes:
     data = frames * channels * 2
     fmt = struct.pack("<HHIIHH", 1, channels, rate, (rate * channels * 2) & 0xFFFFFFFF, channels * 2, 16)

@@ -39,9 +39,17 @@ def test_bed_runs_until_stop_with_a_lead_in(write_script):
     timeline = plan(write_script, "[MUSIC: calm]\nA: one.\n\nB: two.\n[MUSIC: stop]\nA: three.\n")
     (bed,) = timeline.of_kind(MusicSegment)
     speech = timeline.of_kind(SpeechSegment)
-    assert bed.start == 0 and speech[0].start == LEAD_IN_SECONDS * RATE
+    assert bed.start == 0 and speech[0].start == RenderConfig().music.intro_lead_seconds * RATE == 6 * RATE
     assert bed.end == speech[1].end + FADE_OUT_SECONDS * RATE
     assert bed.fade_out == FADE_OUT_SECONDS * RATE
+
+
+def test_a_cue_after_the_first_line_has_a_short_lead_and_the_intro_lead_is_settable(write_script):
+    timeline = plan(write_script, "A: one.\n[MUSIC: calm]\nA: two.\n")
+    (bed,) = timeline.of_kind(MusicSegment)
+    assert timeline.of_kind(SpeechSegment)[1].start - bed.start == LEAD_IN_SECONDS * RATE
+    timeline = plan(write_script, "---\nmusic: {intro_lead_seconds: 3.5}\n---\n[Soft intro music]\nA: one.\n")
+    assert timeline.of_kind(SpeechSegment)[0].start == 3.5 * RATE
 
 
 def test_next_cue_and_chapter_end_close_the_bed(write_script):

@@ -78,6 +78,12 @@ class MusicConfig(_Strict):
     engine: str = "procedural"
     bed_db: float = Field(default=-6.0, ge=-60.0, le=6.0, description="music alone, in LU against speech")
     duck_db: float = Field(default=-12.0, ge=-40.0, le=0.0)
+    intro_lead_seconds: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=30.0,
+        description="a music cue with no duration before the first line plays alone so long",
+    )
     folder: str | None = Field(default=None, description="music folder for the `folder` engine")
     model: str | None = Field(default=None, description="local MusicGen model folder for the `musicgen` engine")
     seed: int = 0

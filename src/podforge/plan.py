@@ -2,9 +2,10 @@
 
 Turn-taking follows radio habits: a short gap between speakers, a shorter one
 when the same speaker goes on, a longer one at a chapter; a music cue with no
-duration gets a lead-in before speech starts over it; one with a duration
-plays alone. Beds end at `[MUSIC: stop]`/`[Music fade out]`, the next cue, a
-chapter end or the episode end.
+duration gets a lead-in before speech starts over it (before the first line,
+an intro's lead: `music.intro_lead_seconds`); one with a duration plays alone.
+Beds end at `[MUSIC: stop]`/`[Music fade out]`, the next cue, a chapter end or
+the episode end.
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ class _Planner:
             overlap = self.samples(FADE_OUT_SECONDS) if intro else 0
             self.close_bed(self.cursor + length)
             self.cursor += max(0, length - overlap)
-        else:
+        elif any(isinstance(s, SpeechSegment) for s in self.segments):
             self.cursor += self.samples(LEAD_IN_SECONDS)
+        else:  # an intro: heard alone long enough to register as one, then speech starts and it ducks
+            self.cursor += self.samples(self.inputs.config.music.intro_lead_seconds)
 
     def close_bed(self, at: int) -> None:
         if self.bed is None:
