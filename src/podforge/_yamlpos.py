@@ -35,3 +35,15 @@ def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node
     if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
         return node.value[key], node.value[key]
     return None
+
+
+def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
+    """(1-based line, col, reason in one line) of a YAML syntax error, wherever PyYAML keeps them."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A control character: PyYAML has no mark for it, only a position in the text.
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return line, col, f"a control character {exc.character!r} YAML cannot hold; delete it"
+    mark = getattr(exc, "problem_mark", None)
+    reason = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
+    return (mark.line + 1, mark.column + 1, reason) if mark else (1, 1, reason)

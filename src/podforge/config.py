@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ._yamlpos import locate
+from ._yamlpos import describe_yaml_error, locate
 from .errors import ConfigError, Location
 
 SAMPLE_RATE: Literal[44100, 48000] = 48_000
@@ -273,6 +273,11 @@ def with_flags(config: RenderConfig, section: str, flags: dict[str, object]) -> 
     return config.model_copy(update={section: updated})
 
 
+def dotted_path(key_path: tuple[str | int, ...]) -> str:
+    """`video.size`; a key with spaces or control characters is quoted, so the message stays one line."""
+    return ".".join(str(p) if re.fullmatch(r"[\w-]+", str(p)) else repr(str(p)) for p in key_path)
+
+
 def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
     """(key path, message) for each problem pydantic found, phrased for a person."""
     problems = []
@@ -298,17 +303,15 @@ def load_render_config(path: Path | None) -> RenderConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name}: not UTF-8 text; save the config as UTF-8") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
+        line, col, reason = describe_yaml_error(exc, text)
+        raise ConfigError(f"{Location(path, line, col)}: not valid YAML ({reason}); fix the syntax") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{Location(path, 1, 1)}: expected `key: value` settings at the top level")
     try:
         return RenderConfig.model_validate(data)
     except ValidationError as exc:
         lines = [
-            f"{Location(path, *locate(text, key_path))}: {'.'.join(str(p) for p in key_path)}: {message}; "
-            "see README 'Configuration'"
+            f"{Location(path, *locate(text, key_path))}: {dotted_path(key_path)}: {message}; see README 'Configuration'"
             for key_path, message in describe_validation_error(exc)
         ]
         raise ConfigError("\n".join(lines)) from exc  # every problem at once, one line each
