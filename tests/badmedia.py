@@ -108,6 +108,7 @@ BAD_IMAGES: dict[str, Callable[[Path], bytes]] = {
     "wav-as.jpg": lambda tmp: _wav_header(48_000, 1, 100) + b"\x00" * 200,
     "truncated.png": lambda tmp: png_bytes(256, 256)[:120],
     "bomb-20000.png": lambda tmp: bomb_png(20_000, 20_000),
+    "bomb-10000.png": lambda tmp: bomb_png(10_000, 10_000),  # Pillow only warns at this size
     "too-wide.png": lambda tmp: bomb_png(40_000, 16),
     "bad-crc.png": lambda tmp: png_bytes()[:-5] + b"\x00\x00\x00\x00\x00",
 }

@@ -71,8 +71,9 @@ def test_every_bad_picture_is_one_located_error(write_script, run_cli, fake_conf
         assert match and int(match[1]) == row and int(match[2]) == text.splitlines()[row - 1].index(avatar) - 1 + 1
     reasons = " ".join(lines)
     for words in ("empty (0 bytes)", "cannot be decoded as an image", "image file is truncated", "too large",
-                  "40000x16 pixels", "8x8 pixels, too small", "nowhere.png': avatar file not found",
-                  "unknown avatar 'ilustrated'", "names no picture", "video.cover"):  # fmt: skip
+                  "40000x16 pixels", "10000x10000 pixels, too large", "8x8 pixels, too small",
+                  "nowhere.png': avatar file not found", "unknown avatar 'ilustrated'", "names no picture",
+                  "video.cover"):  # fmt: skip
         assert words in reasons, words
 
 
@@ -84,6 +85,9 @@ def test_a_photo_without_a_face_is_a_warning_and_a_still(write_script, run_cli, 
     assert code == 0, err
     assert err.startswith("warning: episode.md:3:35: speaker ALEX: avatar 'logo.png': no face found"), err
     assert "shown as a still picture" in err and "ok: episode.md" in out
+    args = ("render", tmp_path / "episode.md", "-o", tmp_path / "out", "-c", fake_config, "--size", "256x144")
+    code, _, err = run_cli(*args)
+    assert code == 0 and err.startswith("warning: episode.md:3:35: speaker ALEX: avatar 'logo.png': no face"), err
 
 
 def test_a_missing_photo_stops_the_render_before_any_voice(write_script, run_cli, fake_config, tmp_path) -> None:

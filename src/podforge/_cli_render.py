@@ -39,6 +39,8 @@ def run_render(
             bar.update(tasks[event.stage], completed=event.done, total=event.total)
 
         result = render(script, options, on_progress)
+    for where, message in result.warnings:
+        console.print(f"warning: {where}: {message}", markup=False, soft_wrap=True, highlight=False)
     _summary(Console(highlight=False, soft_wrap=True), result.metrics, result.outputs)
 
 

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
+from .errors import Location
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
@@ -89,6 +90,7 @@ class RenderResult:
     outputs: dict[str, Path]
     timeline: Timeline
     metrics: dict[str, object]
+    warnings: list[tuple[Location, str]] = field(default_factory=list)  # from the check (see CheckedScript)
 
 
 def check(
@@ -161,7 +163,8 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
         with writing_into(options.out_dir):
-            return _publish(job, cache, options, recorder, on_progress, devices)
+            result = _publish(job, cache, options, recorder, on_progress, devices)
+        return replace(result, warnings=checked.warnings)
 
 
 def _monitored_gpu(options: RenderOptions) -> GpuBackend | None:

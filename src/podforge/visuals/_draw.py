@@ -7,6 +7,7 @@ integer multiply-adds and a shift over its bounding box only, with no float conv
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -92,7 +93,11 @@ def load_image(path: Path, what: str) -> Image.Image:
     try:
         if path.is_file() and path.stat().st_size == 0:
             raise MediaError(f"{path}: {what} file is empty (0 bytes); save the picture again")
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Pillow only warns between 89 and 179 megapixels; the dimension check below says it better.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             _check_dimensions(path, what, img.size)
             img.load()
             return img.convert("RGBA")
