@@ -1,7 +1,8 @@
 """Property tests: generated and mutated scripts, front matter and configs never crash podforge.
 
 Every case either checks clean or gives `error:` lines that name file:line:col, with no traceback,
-no hang and nothing written. About 1,300 cases a run (see MAX_EXAMPLES), in well under a minute.
+no hang and nothing written. About 1,320 cases a run (see MAX_EXAMPLES), a dozen of them full renders,
+in well under a minute.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from podforge.config import RenderConfig, load_render_config
 from podforge.errors import ConfigError, ScriptError
 from podforge.pipeline import check
 
-MAX_EXAMPLES = {"scripts": 650, "bytes": 150, "front": 250, "config": 200, "cli": 60}
+MAX_EXAMPLES = {"scripts": 650, "bytes": 150, "front": 250, "config": 200, "cli": 60, "render": 12}
 
 
 def fuzz(kind: str) -> settings:
@@ -188,6 +189,31 @@ def test_the_cli_answers_with_error_lines_and_exit_2(text: str) -> None:
         lines = [line for line in err.splitlines() if line]
         assert all(re.match(r"^(error|warning): episode\.md:\d+:\d+: ", line) for line in lines), err
         assert (code == 2) == any(line.startswith("error:") for line in lines)
+
+
+@fuzz("render")
+@given(scripts())
+def test_a_render_leaves_out_complete_or_as_it_was(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder, no_hang(60), _captured():
+        path, out = Path(folder) / "episode.md", Path(folder) / "out"
+        path.write_text(text, "utf-8", errors="surrogatepass")
+        out.mkdir()
+        (out / "episode.mp3").write_bytes(b"last week's episode")
+        code = main(["render", str(path), "-o", str(out), "--audio-only", "-c", str(_fake_config(Path(folder)))])
+        names = sorted(p.name for p in out.iterdir())
+        event("rendered" if code == 0 else f"exit {code}")
+        if code == 2:
+            assert names == ["episode.mp3"] and (out / "episode.mp3").read_bytes() == b"last week's episode"
+        else:
+            assert code == 0
+            kinds = ("chapters.json", "metrics.json", "mp3", "srt", "timeline.json", "vtt")
+            assert names == [f"episode.{kind}" for kind in kinds]  # complete, no staging folder left behind
+            assert (out / "episode.mp3").stat().st_size > 1000
+
+
+def _fake_config(folder: Path) -> Path:
+    (folder / "fake.yaml").write_text("tts_engine: fake\nmusic: {engine: fake}\n", "utf-8")
+    return folder / "fake.yaml"
 
 
 @contextmanager
