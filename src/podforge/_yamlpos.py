@@ -24,7 +24,14 @@ def locate(text: str, key_path: Sequence[str | int]) -> tuple[int, int]:
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+    return _line_col(node.start_mark.buffer, node.start_mark.index)
+
+
+def _line_col(text: str | None, index: int) -> tuple[int, int]:
+    """1-based line and column of ``index``, counting only "\n" as editors do (PyYAML also breaks at
+    U+0085, U+2028 and U+2029, so its own line numbers drift after one)."""
+    text = text or ""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
@@ -41,9 +48,8 @@ def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
     """(1-based line, col, reason in one line) of a YAML syntax error, wherever PyYAML keeps them."""
     if isinstance(exc, yaml.reader.ReaderError):
         # A control character: PyYAML has no mark for it, only a position in the text.
-        line = text.count("\n", 0, exc.position) + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        line, col = _line_col(text, exc.position)
         return line, col, f"a control character {exc.character!r} YAML cannot hold; delete it"
     mark = getattr(exc, "problem_mark", None)
     reason = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
-    return (mark.line + 1, mark.column + 1, reason) if mark else (1, 1, reason)
+    return (*_line_col(text, mark.index), reason) if mark else (1, 1, reason)

@@ -73,13 +73,26 @@ def picture_problem(path: Path, what: str) -> str | None:
     """Why the picture at ``path`` cannot be used, or None when it decodes within the limits."""
     from .visuals._draw import load_image
 
-    if not path.is_file():
-        return f"{what} file not found (looked in {shown(path)}); check the path (relative to the script)"
+    missing = file_problem(path)
+    if missing:
+        return f"{what} file {missing}"
     try:
         load_image(path, what)
     except MediaError as exc:
         return str(exc).removeprefix(f"{path}: ")
     return None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why no file is at ``path`` ("not found ...", or a name no system accepts), or None."""
+    if "\x00" in str(path):  # is_file() says False, and resolve() raises
+        return "holds a NUL character in its name; retype the name"
+    try:
+        if path.is_file():
+            return None
+    except OSError as exc:
+        return f"is a name that cannot be used ({exc.strerror}); shorten or fix it"
+    return f"not found (looked in {shown(path)}); check the path (relative to the script)"
 
 
 def _face_problem(path: Path, cache: ContentCache | None) -> str | None:

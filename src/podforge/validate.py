@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from .config import RenderConfig
 from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
-from .mediacheck import check_cover, check_pictures, shown
+from .mediacheck import check_cover, check_pictures, file_problem
 from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx, Span
 from .voices.registry import check_voice, default_voices
 
@@ -192,8 +192,9 @@ def _check_media(
     path = script.base_dir / name
     where = Location(script.path, event.at.line, event.at.col)
     what = "sound effect" if isinstance(event, Sfx) else "music file"
-    if not path.is_file():
-        problems.append((where, f"{what} {name!r} not found (looked in {shown(path)}); check the path"))
+    missing = file_problem(path)
+    if missing:
+        problems.append((where, f"{what} {name!r} {missing}"))
         return
     try:
         audio = decode_audio(path, rate)
