@@ -106,6 +106,7 @@ class _BodyReader:
         self.skipped: list[Skipped] = []
         self.first_title: str | None = None
         self.in_notes = False
+        self.has_spoken = False  # a Line is in events (kept as a flag: asked on every line)
         self.current: str | None = None
         self.direction = ""
         self.buffer: list[str] = []
@@ -127,7 +128,7 @@ class _BodyReader:
 
     @property
     def before_dialogue(self) -> bool:
-        return not self.buffer and not any(isinstance(e, Line) for e in self.events)
+        return not self.buffer and not self.has_spoken
 
     def _feed_content(self, raw: str, line_no: int, col: int) -> None:
         line = unwrap(raw)
@@ -252,3 +253,4 @@ class _BodyReader:
             self.skipped.append(Skipped("empty", text, self.buffer_at))
             return
         self.events.append(Line(self.current, text, spoken, self.buffer_at, self.direction))
+        self.has_spoken = True
