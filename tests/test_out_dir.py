@@ -117,3 +117,13 @@ def test_spaces_and_unicode_in_every_path(run_cli, fake_config, tmp_path: Path) 
                                                            ".timeline.json", ".metrics.json"))  # fmt: skip
     codec, _, seconds = audio_stream_info(out / "mon épisode ✓.mp4")
     assert codec == "aac" and seconds > 1.0
+
+
+def test_a_folder_where_an_output_goes_leaves_out_as_it_was(write_script, run_cli, fake_config, tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "episode.srt").mkdir(parents=True)
+    (out / "episode.mp3").write_bytes(b"last week")
+    code, _, err = run_cli("render", write_script(SCRIPT), "-o", out, "-c", fake_config, "--audio-only")
+    assert code == 2 and err.startswith(f"error: -o {out}: episode.srt is a folder there"), err
+    assert sorted(p.name for p in out.iterdir()) == ["episode.mp3", "episode.srt"]
+    assert (out / "episode.mp3").read_bytes() == b"last week"  # not half old, half new

@@ -52,6 +52,17 @@ def writing_into(out_dir: Path) -> Iterator[None]:
         raise RenderError(f"-o {out_dir}: writing the episode failed ({_reason(exc)}); nothing was changed") from exc
 
 
+def place(staged: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    """Move the finished files from staging into OUT, after making sure every rename can succeed."""
+    outputs = {name: out_dir / path.name for name, path in staged.items()}
+    for dest in outputs.values():
+        if dest.is_dir():  # found now, before the first rename, so OUT is never left half old, half new
+            raise ConfigError(f"-o {out_dir}: {dest.name} is a folder there; move it away or choose another -o")
+    for name, path in staged.items():
+        os.replace(path, outputs[name])
+    return outputs
+
+
 def _full(out_dir: Path, exc: OSError) -> RenderError:
     return RenderError(
         f"-o {out_dir}: no room to write the episode ({_reason(exc)}); free some space and render again. "

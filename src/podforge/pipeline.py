@@ -8,7 +8,6 @@ only when every one of them is complete, so a failed render leaves OUT as it was
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._outdir import prepare_out, writing_into
+from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
@@ -206,9 +205,7 @@ def _publish(
         )  # fmt: skip
         staged["metrics"] = staging / f"{stem}.metrics.json"
         write_metrics(staged["metrics"], metrics)
-        outputs = {name: options.out_dir / path.name for name, path in staged.items()}
-        for name, path in staged.items():
-            os.replace(path, outputs[name])
+        outputs = place(staged, options.out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(outputs, timeline, metrics)
