@@ -27,7 +27,9 @@ def check_pictures(
         if speaker.avatar:
             span = script.front_span("speakers", label, "avatar")
             at = Location(script.path, span.line, span.col)
-            _check_avatar(script, label, speaker.avatar.strip(), at, (problems, warnings), cache)
+            # The audiogram shows cover art and nobody's face: a face there would be looked for in vain.
+            faces = warnings if video.layout != "audiogram" else None
+            _check_avatar(script, label, speaker.avatar.strip(), at, (problems, faces), cache)
     check_fonts(script, problems)
 
 
@@ -41,15 +43,25 @@ def check_cover(script: Script, video: VideoConfig, problems: Problems) -> None:
 
 
 def _check_avatar(
-    script: Script, label: str, value: str, at: Location, out: tuple[Problems, Problems], cache: ContentCache | None
+    script: Script,
+    label: str,
+    value: str,
+    at: Location,
+    out: tuple[Problems, Problems | None],
+    cache: ContentCache | None,
 ) -> None:
     from .visuals.cards import ENGINE_PREFIX
 
     problems, warnings = out
     match = ENGINE_PREFIX.match(value)
-    if match and match[1] != "photo":
-        return  # an external tool's avatar ("sadtalker:..."): that tool reads its own inputs
     name = match[2].strip() if match else value
+    if match and match[1] != "photo":
+        # An external tool's avatar ("sadtalker:faces/x.jpg"): the tile shows the file as a still if it is there.
+        there = bool(name) and file_problem(script.base_dir / name) is None
+        reason = picture_problem(script.base_dir / name, "avatar") if there else None
+        if reason:
+            problems.append((at, f"speaker {label}: avatar {name!r}: {reason}"))
+        return
     if match and not name:
         problems.append((at, f"speaker {label}: avatar {value!r} names no picture; write photo:faces/NAME.jpg"))
         return
@@ -64,8 +76,8 @@ def _check_avatar(
     if reason:
         problems.append((at, f"speaker {label}: avatar {name!r}: {reason}"))
         return
-    face = _face_problem(path, cache)
-    if face:
+    face = _face_problem(path, cache) if warnings is not None else None
+    if face and warnings is not None:
         warnings.append((at, f"speaker {label}: avatar {name!r}: {face}; it will be shown as a still picture"))
 
 
