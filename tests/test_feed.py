@@ -295,7 +295,7 @@ def test_render_with_a_cover_embeds_it_and_a_missing_one_is_found_first(write_sc
     script.write_text("---\nvideo: {cover: nope.jpg}\n---\nALEX: Hello there.\n")
     code, _, err = run_cli("render", script, "-o", tmp_path / "out2", "--audio-only", "-c", fake_config)
     assert code == 2
-    assert re.match(r"error: episode\.md:1:1: video\.cover 'nope\.jpg' not found", err), err
+    assert re.match(r"error: episode\.md:2:16: video\.cover 'nope\.jpg': cover file not found", err), err  # at its key
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
 
 

@@ -7,12 +7,13 @@ in well under a minute.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 
 import pytest
@@ -219,19 +220,11 @@ def _fake_config(folder: Path) -> Path:
 
 
 @contextmanager
-def _captured() -> Iterator[object]:
-    """stderr of the CLI (its rich Console writes to sys.stderr as it is when printing)."""
-    import io
-
-    from podforge import cli
-
+def _captured() -> Iterator[Callable[[], str]]:
+    """stderr of the CLI: its rich Console writes to whatever sys.stderr is when it prints."""
     buffer = io.StringIO()
-    previous = cli.err.file
-    cli.err.file = buffer
-    try:
+    with redirect_stderr(buffer):
         yield buffer.getvalue
-    finally:
-        cli.err.file = previous
 
 
 def test_enough_cases_are_generated() -> None:
