@@ -274,6 +274,14 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         """,
         [("HOST", "Welcome to the show, everyone!"), ("HOST", "today we talk about sleep.")],
     ),
+    "a host's unpunctuated first line is still spoken": (
+        """
+        Host: Sam Rivera
+        HOST: Welcome back everyone
+        GUEST: Good to be here
+        """,
+        [("HOST", "Welcome back everyone"), ("GUEST", "Good to be here")],
+    ),
     "intro and outro marks around a plain script": (
         """
         [INTRO]

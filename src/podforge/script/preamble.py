@@ -128,9 +128,20 @@ def key_kind(name: str) -> str | None:
 
 
 def reads_as_value(text: str) -> bool:
-    """A short phrase without a sentence's ending ("Alex Chen", "warm female, mid-30s")."""
+    """A name or a description, not a sentence: "Alex Chen", "Dr. Maya Patel (AI)", "warm female, mid-30s".
+
+    "Welcome back everyone" (no full stop, but lower-case words) is what a host says, so it is not one.
+    """
     text = text.strip()
-    return bool(text) and len(text.split()) <= 8 and not re.search(r"[.!?…]$", text.rstrip("\"'”’)*_"))
+    if not text or len(text.split()) > 8 or re.search(r"[.!?…]$", text.rstrip("\"'”’)*_")):
+        return False
+    words = re.findall(r"[\w'’.-]+", re.sub(r"\([^)]*\)", " ", text))
+    if len(words) <= 1 or "," in text or "(" in text:
+        return True
+    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _NAME_JOINERS for w in words)
+
+
+_NAME_JOINERS = frozenset(["and", "&", "with", "of", "the", "de", "van", "von", "da", "y"])
 
 
 def is_title_line(line: str) -> bool:
