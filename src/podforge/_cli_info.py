@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .cache import ContentCache
 from .validate import CheckedScript, spoken_rows
+from .voices.cast import VoiceBook
 from .voices.registry import ENGINES
 
 
@@ -19,13 +20,22 @@ def show_script(console: Console, checked: CheckedScript) -> None:
     for row in spoken_rows(checked.script, checked.voices):
         table.add_row(str(row.line), row.what, row.who, row.text)
     console.print(table)
+    show_cast(console, checked)
 
 
-def show_voices(console: Console) -> None:
+def show_cast(console: Console, checked: CheckedScript) -> None:
+    """Each speaker's voice: where it comes from, its gender, and how it was derived."""
+    table = Table("speaker", "voice", "source", "gender", "sound", box=None, pad_edge=False)
+    for label, voice in checked.cast.items():
+        table.add_row(label, voice.id, voice.source, voice.gender or "", voice.describe())
+    console.print(table)
+
+
+def show_voices(console: Console, book: VoiceBook | None = None) -> None:
     from .voices.catalog import list_voices
 
     table = Table("voice", "source", "gender", "installed", "offline", "about")
-    for voice in list_voices():
+    for voice in list_voices(book=book):
         installed = "yes" if voice.installed else f"no: {voice.install_hint}"
         offline = "yes" if voice.offline else "no (cloud)"
         table.add_row(voice.id, voice.source, voice.gender or "", installed, offline, voice.description)

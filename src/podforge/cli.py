@@ -122,11 +122,51 @@ def publish(
 
 
 @app.command()
-def voices() -> None:
-    """List TTS engines and voices, and whether each is installed."""
+def voices(
+    script: Annotated[Path | None, typer.Argument(help="also list this script's named voices")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List every voice: source (bundled, installed, file, derived), gender, and whether it is installed."""
     from ._cli_info import show_voices
+    from .config import load_render_config
+    from .voices.cast import VoiceBook
 
-    show_voices(out)
+    render_config = load_render_config(config)
+    defs = dict(render_config.voices)
+    base = Path(".")
+    if script is not None:
+        from .pipeline import check as check_script
+
+        checked = check_script(script, render_config)
+        defs, base = {**defs, **checked.script.front.voices}, checked.script.base_dir
+    show_voices(out, VoiceBook(defs, base))
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="what to say", show_default=False)],
+    voice: Annotated[str, typer.Option("--voice", help="a voice id (see podforge voices) or a named voice")] = (
+        "hibari:heart"
+    ),
+    out_path: Annotated[Path, typer.Option("-o", "--out", help="the WAV to write")] = Path("sample.wav"),
+    config: ConfigOpt = None,
+) -> None:
+    """Preview a voice: speak TEXT with VOICE into a WAV file."""
+    from .cache import ContentCache
+    from .config import load_render_config
+    from .errors import ConfigError, EngineError
+    from .voices.cast import VoiceBook
+    from .voices.files import VoiceFileProblem
+    from .voices.preview import preview_voice, write_preview
+
+    render_config = load_render_config(config)
+    try:
+        VoiceBook(render_config.voices).resolve(voice)
+    except (EngineError, VoiceFileProblem) as exc:
+        raise ConfigError(f"--voice {voice}: {exc}; see podforge voices") from exc
+    preview = preview_voice(voice, text, ContentCache(), voices=render_config.voices)
+    write_preview(preview, out_path)
+    out.print(f"wrote {out_path} ({preview.seconds:.1f} s, {voice})")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._yamlpos import describe_yaml_error, locate
 from .errors import ConfigError, Location
@@ -52,8 +52,51 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+VOICE_KINDS = ("female", "male", "deep")
+HAIR_STYLES = ("crop", "long", "curly", "bun", "bob")
+
+
+class LookConfig(_Strict):
+    """An illustrated avatar's look, overriding what the speaker's seed and voice would pick."""
+
+    gender: Literal["female", "male"] | None = None
+    hair: Literal["crop", "long", "curly", "bun", "bob"] | None = None
+
+
+class VoiceDef(_Strict):
+    """A named voice (`voices: {narrator: {...}}`): another voice changed, or a voice file of the user's own."""
+
+    base: str | None = Field(default=None, description="a voice id, kind or named voice to start from")
+    file: str | None = Field(default=None, description="a .onnx voice file (Piper with its .onnx.json, hibari, Kokoro)")
+    engine: Literal["piper", "hibari", "kokoro"] | None = Field(default=None, description="for `file`; else guessed")
+    voices_file: str | None = Field(default=None, description="Kokoro: the voices .bin/.npz file")
+    speaker: str | None = Field(default=None, description="Kokoro: the voice inside voices_file, e.g. af_sarah")
+    gender: Literal["female", "male"] | None = None
+    pitch: float = Field(default=0.0, ge=-12.0, le=12.0, description="semitones")
+    formant: float = Field(default=1.0, ge=0.7, le=1.4, description="> 1 brighter/smaller, < 1 darker/larger")
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VoiceDef:
+        if (self.base is None) == (self.file is None):
+            raise ValueError("give either `base:` (a voice to change) or `file:` (a voice file), not both or neither")
+        if self.engine == "kokoro" and not (self.voices_file and self.speaker):
+            raise ValueError("a Kokoro voice needs `voices_file:` and `speaker:` (e.g. af_sarah) next to `file:`")
+        return self
+
+
+def _voice_names(value: dict[str, VoiceDef]) -> dict[str, VoiceDef]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) or name in VOICE_KINDS:
+            raise ValueError(f"{name!r} cannot name a voice; use letters, digits, - and _ (not female/male/deep)")
+    return value
+
+
 class SpeakerConfig(_Strict):
-    voice: str | None = None
+    voice: str | None = Field(
+        default=None, description="a voice id, female/male/deep, a name under `voices:`, or a .onnx file"
+    )
+    look: LookConfig | None = None
     avatar: str | None = None
     color: str | None = None
     name: str | None = Field(default=None, description="display name, if not the label")
@@ -67,8 +110,19 @@ class SpeakerConfig(_Strict):
     @field_validator("voice")
     @classmethod
     def _engine_voice(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9_-]+(:[A-Za-z0-9_.+-]+)?", value):
-            raise ValueError(f"{value!r} is not a voice id; write engine:voice, e.g. hibari:heart")
+        if value is not None and not (re.fullmatch(r"[A-Za-z0-9_.:~+-]+", value) or value.endswith(".onnx")):
+            raise ValueError(
+                f"{value!r} is not a voice id; write engine:voice (e.g. hibari:heart), female, male, deep, "
+                "a name under `voices:` or a .onnx file"
+            )
+        return value
+
+    @field_validator("look", mode="before")
+    @classmethod
+    def _look_shorthand(cls, value: Any) -> Any:
+        # `look: female` is short for `look: {gender: female}`; `look: long` for `look: {hair: long}`.
+        if isinstance(value, str):
+            return {"hair": value} if value in HAIR_STYLES else {"gender": value}
         return value
 
 
@@ -184,6 +238,7 @@ class FrontMatter(_Strict):
     album: str | None = None
     year: str | int | None = None
     speakers: dict[str, SpeakerConfig] = Field(default_factory=dict)
+    voices: dict[str, VoiceDef] = Field(default_factory=dict, description="named voices, paths relative to the script")
     music: MusicConfig = Field(default_factory=MusicConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -205,6 +260,11 @@ class FrontMatter(_Strict):
             return value.strip()
         raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01")
 
+    @field_validator("voices")
+    @classmethod
+    def _voice_names(cls, value: dict[str, VoiceDef]) -> dict[str, VoiceDef]:
+        return _voice_names(value)
+
     @field_validator("speakers", mode="before")
     @classmethod
     def _null_speakers(cls, value: Any) -> Any:
@@ -222,11 +282,17 @@ class RenderConfig(_Strict):
     same_speaker_gap_seconds: float = Field(default=0.18, ge=0.0, le=5.0)
     chapter_gap_seconds: float = Field(default=0.8, ge=0.0, le=10.0)
     workers: int = Field(default=0, ge=0, le=64, description="0 = one per core")
+    voices: dict[str, VoiceDef] = Field(default_factory=dict, description="named voices, paths relative to the config")
     music: MusicConfig = Field(default_factory=MusicConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
     gpu: GpuConfig = Field(default_factory=GpuConfig)
+
+    @field_validator("voices")
+    @classmethod
+    def _voice_names(cls, value: dict[str, VoiceDef]) -> dict[str, VoiceDef]:
+        return _voice_names(value)
 
 
 Section = TypeVar("Section", bound=BaseModel)
@@ -291,6 +357,20 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[tuple[str | in
     return problems
 
 
+def _anchored_voice_files(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Voice files in a config are relative to the config, wherever the script is: make them absolute."""
+    voices = data.get("voices")
+    if not isinstance(voices, dict):
+        return data
+    anchored = {}
+    for name, spec in voices.items():
+        if isinstance(spec, dict):
+            spec = {k: str(base / v) if k in ("file", "voices_file") and isinstance(v, str) else v
+                    for k, v in spec.items()}  # fmt: skip
+        anchored[name] = spec
+    return {**data, "voices": anchored}
+
+
 def load_render_config(path: Path | None) -> RenderConfig:
     """Read `-c config.yaml`; no path means all defaults."""
     if path is None:
@@ -308,7 +388,7 @@ def load_render_config(path: Path | None) -> RenderConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{Location(path, 1, 1)}: expected `key: value` settings at the top level")
     try:
-        return RenderConfig.model_validate(data)
+        return RenderConfig.model_validate(_anchored_voice_files(data, path.parent))
     except ValidationError as exc:
         lines = [
             f"{Location(path, *locate(text, key_path))}: {dotted_path(key_path)}: {message}; see README 'Configuration'"

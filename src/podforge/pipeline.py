@@ -33,6 +33,7 @@ from .script.parser import load_script_leniently
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
 from .video import VideoJob, check_window, publish_video
+from .voices.cast import Voice
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
@@ -116,10 +117,13 @@ def plan_devices(config: RenderConfig, *, video: bool) -> Devices:
     return Devices(gpu, onnx_device(gpu), encoder)
 
 
-def clip_requests(script: Script, voices: dict[str, str]) -> list[ClipRequest]:
-    return [
-        ClipRequest(voices[line.speaker], line.spoken, script.speakers[line.speaker].speed) for line in script.lines
-    ]
+def clip_requests(script: Script, cast: dict[str, Voice]) -> list[ClipRequest]:
+    requests = []
+    for line in script.lines:
+        voice = cast[line.speaker]
+        speed = script.speakers[line.speaker].speed * voice.speed
+        requests.append(ClipRequest(voice.engine_id, line.spoken, speed, pitch=voice.pitch, formant=voice.formant))
+    return requests
 
 
 @contextmanager
@@ -143,7 +147,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     rate = config.output.sample_rate
     with _clip_cache(options) as cache:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
-            requests = clip_requests(script, checked.voices)
+            requests = clip_requests(script, checked.cast)
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
             voiced = voice_clips(
                 requests, cache, rate, workers=config.workers, on_progress=progress, device=devices.onnx

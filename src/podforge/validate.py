@@ -16,7 +16,8 @@ from .config import RenderConfig
 from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
 from .mediacheck import check_cover, check_pictures, file_problem
 from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx, Span
-from .voices.registry import check_voice, default_voices
+from .voices.cast import Cast, Voice, VoiceBook, cast_speakers
+from .voices.files import VoiceFileProblem
 
 Stereo = npt.NDArray[np.float32]
 
@@ -25,9 +26,11 @@ Stereo = npt.NDArray[np.float32]
 class CheckedScript:
     script: Script
     config: RenderConfig
-    voices: dict[str, str]
+    voices: dict[str, str]  # speaker → voice id as the user sees it
     sfx: dict[str, Stereo]
-    #: What will work, but not as the user may expect (a photo with no face is shown as a still).
+    cast: dict[str, Voice] = field(default_factory=dict)  # speaker → what is synthesised
+    #: What will work, but not as the user may expect (a photo with no face is shown as a still; two speakers
+    #: sharing a voice).
     warnings: list[tuple[Location, str]] = field(default_factory=list)
 
 
@@ -62,21 +65,31 @@ def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
     return "?", "", str(event)
 
 
-def assign_voices(script: Script, engine: str) -> dict[str, str]:
-    """Speaker → voice id; speakers without one get distinct defaults in order of appearance."""
-    pool = list(default_voices(engine))
-    taken = {s.voice for s in script.speakers.values() if s.voice}
-    free = [v for v in pool if v not in taken] or pool
+def voice_book(script: Script, config: RenderConfig) -> VoiceBook:
+    """The config's named voices (files already absolute) with the front matter's over them."""
+    return VoiceBook({**config.voices, **script.front.voices}, script.base_dir)
+
+
+def assign_voices(script: Script, config: RenderConfig) -> Cast:
+    """Speaker → voice; speakers without one get distinct voices in order of appearance (voices/cast.py)."""
     speaking = [line.speaker for line in script.lines]
     order = sorted(script.speakers, key=lambda label: speaking.index(label) if label in speaking else len(speaking))
-    voices: dict[str, str] = {}
-    for label in order:
-        speaker = script.speakers[label]
-        if speaker.voice and engine in {"auto", speaker.voice.split(":")[0]}:
-            voices[label] = speaker.voice
-        else:
-            voices[label] = free[len([v for v in voices.values() if v in free]) % len(free)]
-    return voices
+    refs = [(label, script.speakers[label].voice) for label in order]
+    return cast_speakers(refs, voice_book(script, config), config.tts_engine)
+
+
+def _check_named_voices(script: Script, book: VoiceBook, problems: list[tuple[Location, str]]) -> None:
+    """Every voice the front matter defines is checked where it is defined, used or not."""
+    for name, at in script.voice_spans.items():
+        try:
+            book.resolve(name)
+        except (EngineError, VoiceFileProblem) as exc:
+            problems.append((Location(script.path, at.line, at.col), f"voice {name}: {exc}"))
+
+
+def _located(script: Script, label: str) -> Location:
+    at = script.speakers[label].declared_at or Span(1)
+    return Location(script.path, at.line, at.col)
 
 
 def check_script(
@@ -89,13 +102,11 @@ def check_script(
     problems = list(problems or [])
     warnings: list[tuple[Location, str]] = []
     sample_rate = config.output.sample_rate
-    voices = assign_voices(script, config.tts_engine)
-    for label, voice in voices.items():
-        try:
-            check_voice(voice)
-        except EngineError as exc:
-            at = script.speakers[label].declared_at or Span(1)
-            problems.append((Location(script.path, at.line, at.col), f"speaker {label}: {exc}"))
+    _check_named_voices(script, voice_book(script, config), problems)
+    cast = assign_voices(script, config)
+    for label, message in cast.problems:
+        if script.speakers[label].voice not in script.voice_spans:  # reported where it is defined
+            problems.append((_located(script, label), f"speaker {label}: {message}"))
     sfx: dict[str, Stereo] = {}
     for event in script.events:
         if isinstance(event, Sfx | MusicCue) and _is_file(event):
@@ -107,7 +118,10 @@ def check_script(
         check_pictures(script, config.video, problems, warnings)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
-    return CheckedScript(script, config, voices, sfx, sorted(warnings, key=lambda p: (p[0].line, p[0].col)))
+    warnings += [(_located(script, label), message) for label, message in cast.warnings]
+    voices = {label: voice.id for label, voice in cast.voices.items()}
+    warnings.sort(key=lambda p: (p[0].line, p[0].col))
+    return CheckedScript(script, config, voices, sfx, cast.voices, warnings)
 
 
 def _check_music_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:

@@ -25,6 +25,8 @@ class Speaker:
     avatar: str | None = None
     speed: float = 1.0
     declared_at: Span | None = None
+    look_gender: str | None = None  # front matter `look:` overrides for the illustrated avatar
+    look_hair: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Script:
     events: tuple[Event, ...]
     skipped: tuple[Skipped, ...] = field(default=())
     front_text: str = ""  # the YAML front matter as written, to point at its keys (1st key on line 2)
+    voice_spans: dict[str, Span] = field(default_factory=dict)  # named voices in the front matter: where each is
 
     @property
     def lines(self) -> tuple[Line, ...]:

@@ -92,8 +92,10 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
             (Location(path, 1, 1), "nothing to say: the script has no spoken lines; add e.g. `ALEX: Hello`")
         )
     title = front.title or reader.first_title or path.stem.replace("_", " ").replace("-", " ").title()
-    speakers = reader.speakers.finish()
-    script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "")
+    book = reader.speakers
+    speakers = book.finish()
+    script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "",
+                    book.voice_spans())  # fmt: skip
     return script, problems
 
 

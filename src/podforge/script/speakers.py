@@ -106,8 +106,18 @@ class SpeakerBook:
                 avatar=config.avatar if config else None,
                 speed=config.speed if config else 1.0,
                 declared_at=self._voice_span(label) if config else None,
+                look_gender=config.look.gender if config and config.look else None,
+                look_hair=config.look.hair if config and config.look else None,
             )
         return speakers
+
+    def voice_spans(self) -> dict[str, Span]:
+        """Where each named voice sits in the front matter: its `file:` if it has one, so errors point there."""
+        spans = {}
+        for name, spec in self.front.voices.items():
+            line, col = locate(self.yaml_text, ("voices", name, "file" if spec.file else "base"))
+            spans[name] = Span(line + 1, col)
+        return spans
 
     def _voice_span(self, label: str) -> Span:
         line, col = locate(self.yaml_text, ("speakers", label, "voice"))

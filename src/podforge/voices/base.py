@@ -16,6 +16,8 @@ class VoiceSettings:
 
     speed: float = 1.0
     seed: int = 0
+    pitch: float = 0.0  # semitones; engines without ``derives_natively`` get it from WORLD (voices.derive)
+    formant: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class AudioChunk:
 
 
 class TtsEngine(Protocol):
-    """Load once (the constructor takes the voice name), then stream sentence by sentence."""
+    """Load once (the constructor takes the voice name or a model path), then stream sentence by sentence.
+
+    An engine that sets ``derives_natively = True`` applies ``settings.pitch``/``formant`` itself."""
 
     def synthesize(self, text: str, settings: VoiceSettings) -> Iterator[AudioChunk]: ...

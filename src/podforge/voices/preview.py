@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..cache import ContentCache
+from ..config import VoiceDef
+from ..errors import EngineError
+from .cast import VoiceBook
+from .files import VoiceFileProblem
 from .synth import CLIP_KIND, ClipRequest, voice_clips
 
 PREVIEW_RATE = 48000
@@ -57,10 +62,22 @@ def preview_text(text: str) -> str:
 
 
 def preview_voice(
-    voice_id: str, text: str, cache: ContentCache, *, speed: float = 1.0, sample_rate: int = PREVIEW_RATE
+    voice_id: str,
+    text: str,
+    cache: ContentCache,
+    *,
+    speed: float = 1.0,
+    sample_rate: int = PREVIEW_RATE,
+    voices: Mapping[str, VoiceDef] | None = None,
+    base_dir: Path = Path("."),
 ) -> VoicePreview:
-    """Synthesise `text` (already speech text) with `voice_id`; raises EngineError for an unusable voice."""
-    request = ClipRequest(voice_id, preview_text(text), speed)
+    """Synthesise `text` (already speech text) with `voice_id` (a voice id, a derived `id~variant`, a voice file
+    or a name in `voices`); raises EngineError for an unusable voice."""
+    try:
+        voice = VoiceBook(voices or {}, base_dir).resolve(voice_id)
+    except VoiceFileProblem as exc:
+        raise EngineError(str(exc), voice=voice_id) from exc
+    request = ClipRequest(voice.engine_id, preview_text(text), speed * voice.speed, 0, voice.pitch, voice.formant)
     result = voice_clips([request], cache, sample_rate, workers=1)
     samples = cache.get_array(CLIP_KIND, result.keys[0])
     if samples is None:  # the cache could not keep it (read-only, full disk): voice it again

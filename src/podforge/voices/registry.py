@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -48,6 +49,8 @@ ENGINES: dict[str, EngineInfo] = {
                    description="male, American English (piper-tts, GPL-3.0)"),
         EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c"), (),
                    description="deterministic test tones, no model"),
+        EngineInfo("kokoro", "podforge.voices.kokoro:KokoroEngine", (), ("kokoro_onnx",), extra="kokoro",
+                   dist="kokoro-onnx", description="Kokoro voice files named in the config (kokoro-onnx)"),
         EngineInfo("gtts", "podforge.voices.cloud:GttsEngine", ("en", "en-us", "en-gb", "en-au", "en-in"),
                    ("httpx",), extra="gtts", offline=False, description="Google Translate TTS (cloud)"),
         EngineInfo("edge", "podforge.voices.cloud:EdgeEngine", ("en-US-AriaNeural", "en-US-GuyNeural",
@@ -65,16 +68,35 @@ def split_voice_id(voice_id: str) -> tuple[str, str]:
         raise EngineError(
             f"unknown TTS engine {engine!r}; choose one of {', '.join(ENGINES)}", engine=engine, voice=voice
         )
+    if not (voice or info.voices):
+        raise EngineError(f"{engine} voices are files: name one under `voices:` with `file:`", engine=engine)
     return engine, voice or info.voices[0]
 
 
+def is_file_voice(voice: str) -> bool:
+    """Voice files travel as absolute paths in the voice id (``piper:/abs/x.onnx``), resolved by voices.cast."""
+    return "/" in voice or "\\" in voice or voice.endswith(".onnx")
+
+
+def engine_voices(engine: str) -> tuple[str, ...]:
+    """The voices of ``engine`` usable here without a download (hibari: bundled plus those hibari installed)."""
+    if engine == "hibari":
+        from .hibari import installed_voices
+
+        return tuple(installed_voices()) or ENGINES[engine].voices
+    return ENGINES[engine].voices
+
+
 def check_voice(voice_id: str) -> None:
-    """Raise EngineError unless voice_id names an installed engine and one of its voices."""
+    """Raise EngineError unless voice_id names an installed engine and one of its voices (or a voice file)."""
     engine, voice = split_voice_id(voice_id)
     info = ENGINES[engine]
-    if voice not in info.voices:
-        choices = ", ".join(f"{engine}:{v}" for v in info.voices)
-        raise EngineError(f"unknown voice {voice_id!r}; {engine} has {choices}", engine=engine, voice=voice)
+    if not is_file_voice(voice) and voice not in engine_voices(engine):
+        choices = ", ".join(f"{engine}:{v}" for v in engine_voices(engine))
+        extra = ""
+        if engine == "hibari" and voice in _hibari_catalogue():
+            extra = "; install it with hibari's own tools (podforge never downloads voices)"
+        raise EngineError(f"unknown voice {voice_id!r}; {engine} has {choices}{extra}", engine=engine, voice=voice)
     if not info.installed():
         raise EngineError(
             f"voice {voice_id!r} needs the {engine} engine, which is not installed; run {info.install_hint()}",
@@ -91,7 +113,7 @@ def default_voices(engine: str = "auto") -> tuple[str, ...]:
     info = ENGINES.get(engine)
     if info is None:
         raise EngineError(f"unknown TTS engine {engine!r}; choose one of auto, {', '.join(ENGINES)}")
-    return tuple(f"{engine}:{voice}" for voice in info.voices)
+    return tuple(f"{engine}:{voice}" for voice in engine_voices(engine))
 
 
 @lru_cache(maxsize=8)
@@ -111,10 +133,24 @@ def load_engine(voice_id: str, device: OnnxDevice | None = None) -> TtsEngine:
         raise EngineError(f"could not load {voice_id}: {exc}", engine=engine, voice=voice) from exc
 
 
-def engine_version(voice_id: str) -> str:
-    """The engine package's version, read without loading any model (it goes into cache keys)."""
-    info = ENGINES[split_voice_id(voice_id)[0]]
+def _hibari_catalogue() -> tuple[str, ...]:
     try:
-        return version(info.dist)
+        from hibari.voices import VOICES
+    except ImportError:
+        return ()
+    return tuple(VOICES)
+
+
+def engine_version(voice_id: str) -> str:
+    """The engine package's version, read without loading any model (it goes into cache keys); for a voice
+    file also its size and modification time, so an edited voice file is voiced again."""
+    engine, voice = split_voice_id(voice_id)
+    try:
+        found = version(ENGINES[engine].dist)
     except PackageNotFoundError:
-        return "unknown"
+        found = "unknown"
+    if is_file_voice(voice):
+        for part in voice.split("|")[:2]:
+            stat = os.stat(part) if os.path.exists(part) else None
+            found += f"|{stat.st_size}:{stat.st_mtime_ns}" if stat else "|missing"
+    return found

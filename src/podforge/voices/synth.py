@@ -20,6 +20,7 @@ from ..cache import ContentCache, content_key
 from ..errors import EngineError
 from ..gpu import OnnxDevice
 from .base import VoiceSettings
+from .derive import Derivation, derive_world
 from .registry import engine_version, load_engine
 
 CLIP_KIND = "clips"
@@ -32,8 +33,11 @@ class ClipRequest:
     text: str
     speed: float = 1.0
     seed: int = 0
+    pitch: float = 0.0  # a derived voice (voices/derive.py): semitones and formant ratio
+    formant: float = 1.0
 
     def key(self, sample_rate: int) -> str:
+        derived = {} if (self.pitch, self.formant) == (0.0, 1.0) else {"derive": [self.pitch, self.formant]}
         return content_key(
             kind=CLIP_KIND,
             voice=self.voice_id,
@@ -42,6 +46,7 @@ class ClipRequest:
             speed=self.speed,
             seed=self.seed,
             rate=sample_rate,
+            **derived,
         )
 
 
@@ -54,11 +59,16 @@ class VoicingResult:
 
 
 def synthesize_clip(request: ClipRequest, sample_rate: int, device: OnnxDevice | None = None) -> np.ndarray:
-    """One utterance at the project rate, mono float32, exactly as the engine spoke it (ONNX engines on ``device``)."""
+    """One utterance at the project rate, mono float32, exactly as the engine spoke it (ONNX engines on ``device``);
+    a derived voice's pitch and formant are applied by the engine itself or, failing that, by WORLD."""
     engine = load_engine(request.voice_id, device)
+    settings = VoiceSettings(request.speed, request.seed, request.pitch, request.formant)
+    derivation = Derivation(request.pitch, request.formant)
+    if getattr(engine, "derives_natively", False):
+        derivation = Derivation()
     pieces = [
-        resample(chunk.samples, chunk.sample_rate, sample_rate)
-        for chunk in engine.synthesize(request.text, VoiceSettings(request.speed, request.seed))
+        resample(derive_world(chunk.samples, chunk.sample_rate, derivation), chunk.sample_rate, sample_rate)
+        for chunk in engine.synthesize(request.text, settings)
     ]
     if not pieces:
         raise EngineError(f"{request.voice_id} produced no audio for {request.text[:60]!r}")
