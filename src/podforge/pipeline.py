@@ -156,7 +156,9 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             stage.count("cache_misses", voiced.misses)
             stage.set("onnx_provider", devices.onnx.provider)
         with recorder.stage("plan"):
-            inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate)
+            genders = {label: voice.gender or "" for label, voice in checked.cast.items()}
+            inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate,
+                                genders)  # fmt: skip
             timeline = plan_timeline(inputs)
         if not options.audio_only:
             with recorder.stage("align"):

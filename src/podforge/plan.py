@@ -11,7 +11,7 @@ the episode end.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .config import RenderConfig
 from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx
@@ -43,6 +43,7 @@ class PlanInputs:
     sfx_lengths: Mapping[str, int]
     config: RenderConfig
     sample_rate: int
+    genders: Mapping[str, str] = field(default_factory=dict)  # speaker → the voice's gender, where known
 
 
 class _Planner:
@@ -152,7 +153,14 @@ class _Planner:
     def timeline(self, end: int) -> Timeline:
         script = self.inputs.script
         speakers = {
-            label: SpeakerInfo(s.display_name, self.inputs.voices.get(label, ""), s.color, s.avatar or "")
+            label: SpeakerInfo(
+                s.display_name,
+                self.inputs.voices.get(label, ""),
+                s.color,
+                s.avatar or "",
+                s.look_gender or self.inputs.genders.get(label, ""),
+                s.look_hair or "",
+            )  # fmt: skip
             for label, s in script.speakers.items()
             if label in self.inputs.voices
         }

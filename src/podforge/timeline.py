@@ -111,6 +111,8 @@ class SpeakerInfo:
     voice: str
     color: str
     avatar: str = ""
+    gender: str = ""  # the voice's (or the front matter's `look:`): the illustrated avatar agrees with it
+    hair: str = ""
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ def _avatar_sources(
             clips = ClipFrames(tracks[label], cache, samples, timeline.sample_rate, size)
             sources[label] = talking_source(clips, size)
             continue
-        sources[label] = avatar_source(hex_rgb(info.color), k, photo, size, cache)
+        sources[label] = avatar_source(hex_rgb(info.color), k, photo, size, cache, (info.gender, info.hair))
     return sources
 
 

@@ -157,18 +157,29 @@ def _hair_paths(style: str, hw: float) -> tuple[skia.Path, skia.Path]:
     return back, front
 
 
+#: What reads as each gender: the seeded pick stands when it already agrees, else the seed picks among these.
+GENDER_HAIR = {"female": ("long", "bun", "bob", "curly"), "male": ("crop", "curly")}
+GENDER_FACES = {"female": (0, 3), "male": (1, 2)}  # narrower or wider jaws (indices into FACES)
+
+
 @dataclass(frozen=True)
 class AvatarStyle:
-    """Per-speaker look: ``color`` dresses the shirt, ``seed`` picks skin tone, hair and face shape."""
+    """Per-speaker look: ``color`` dresses the shirt, ``seed`` picks skin tone, hair and face shape; ``gender``
+    (the voice's, or the front matter's `look:`) keeps hair and jaw in agreement with it, ``hair`` names a style.
+    """
 
     color: str = "#e4572e"
     seed: int = 0
     size: int = 512
+    gender: str = ""
+    hair: str = ""
 
     def __post_init__(self) -> None:
         _rgb(self.color)
         if not 64 <= self.size <= 4096:
             raise ValueError(f"size must be within 64..4096, got {self.size}")
+        if self.gender not in ("", *GENDER_HAIR) or self.hair not in ("", *HAIR_STYLES):
+            raise ValueError(f"unknown look {self.gender!r}/{self.hair!r}")
 
 
 @dataclass(frozen=True)
@@ -186,13 +197,18 @@ class _Look:
             # Steps coprime with each palette's length: neighbouring seeds (hosts 0 and 1) differ in every feature.
             return (style.seed * step + offset) % len(options)
 
+        hair_style, face = HAIR_STYLES[pick(HAIR_STYLES, 1, 0)], pick(FACES, 1, 1)
+        if style.gender:
+            hairs, faces = GENDER_HAIR[style.gender], GENDER_FACES[style.gender]
+            hair_style = hair_style if hair_style in hairs else hairs[style.seed % len(hairs)]
+            face = face if face in faces else faces[style.seed % len(faces)]
         return _Look(
             shirt=_rgb(style.color),
             skin=_rgb(SKINS[pick(SKINS, 3, 3)]),
             hair=_rgb(HAIRS[pick(HAIRS, 3, 1)]),
             iris=_rgb(IRISES[pick(IRISES, 2, 0)]),
-            face=FACES[pick(FACES, 1, 1)],
-            hair_style=HAIR_STYLES[pick(HAIR_STYLES, 1, 0)],
+            face=FACES[face],
+            hair_style=style.hair or hair_style,
         )
 
     @property

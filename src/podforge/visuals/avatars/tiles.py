@@ -113,13 +113,14 @@ def avatar_size(photo: bool, area: Box, unit: int, alone: bool = False) -> int:
 
 
 def avatar_source(
-    color: RGB, seed: int, photo: Path | None, size: int, cache: ContentCache | None
+    color: RGB, seed: int, photo: Path | None, size: int, cache: ContentCache | None, look: tuple[str, str] = ("", "")
 ) -> AvatarSource | None:
-    """The speaker's avatar at ``size`` px, or None when the tile is too small or the photo cannot be animated."""
+    """The speaker's avatar at ``size`` px, or None when the tile is too small or the photo cannot be animated.
+    ``look`` is (gender, hair style) for an illustrated bust, each "" when not known or not chosen."""
     if size < MIN_SIZE:
         return None
     if photo is None:
-        return AvatarSource(size, style=AvatarStyle("#{:02x}{:02x}{:02x}".format(*color), seed, size))
+        return AvatarSource(size, style=AvatarStyle("#{:02x}{:02x}{:02x}".format(*color), seed, size, *look))
     pad = max(2, round(8 * size / GRID))  # a little more than pose_at's largest head offset
     try:
         from .photo import PhotoAvatar
