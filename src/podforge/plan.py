@@ -160,7 +160,7 @@ class _Planner:
                 s.avatar or "",
                 s.look_gender or self.inputs.genders.get(label, ""),
                 s.look_hair or "",
-            )  # fmt: skip
+            )
             for label, s in script.speakers.items()
             if label in self.inputs.voices
         }
