@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import VOICE_KINDS, VoiceDef
 from ..errors import EngineError
-from .derive import DOWN_FIRST, UP_FIRST, Derivation, variant
+from .derive import MALE_ORDER, FEMALE_ORDER, Derivation, variant
 from .files import VoiceFileProblem, voice_file_id
 from .registry import DEFAULT_VOICES, ENGINES, check_voice, default_voices, engine_voices, split_voice_id
 
@@ -118,7 +118,7 @@ class VoiceBook:
 
 
 def _variant_names() -> list[str]:
-    return [*UP_FIRST, *DOWN_FIRST, "v1", "v2", "…"]
+    return [*FEMALE_ORDER, *MALE_ORDER, "v1", "v2", "…"]
 
 
 def _bases(engine: str) -> list[Voice]:
@@ -142,7 +142,7 @@ def candidates(engine: str) -> Iterator[Voice]:
     for n in itertools.count():
         for i, parent in enumerate(parents):
             downward = parent.gender == "male" or (parent.gender is None and i % 2 == 1)
-            order = DOWN_FIRST if downward else UP_FIRST
+            order = MALE_ORDER if downward else FEMALE_ORDER
             name = order[n] if n < len(order) else f"v{(n - len(order)) * len(parents) + i + 1}"
             yield parent.derived(f"{parent.id}~{name}", variant(name) or Derivation())
 

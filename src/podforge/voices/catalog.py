@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 from .cast import Voice, VoiceBook, base_gender
-from .derive import DOWN_FIRST, UP_FIRST, variant
+from .derive import MALE_ORDER, FEMALE_ORDER, variant
 from .files import VoiceFileProblem
 from .registry import DEFAULT_VOICES, ENGINES, EngineInfo, engine_voices
 
@@ -73,7 +73,7 @@ def _derived_rows() -> list[VoiceInfo]:
     for base_id in DEFAULT_VOICES:
         if not ENGINES[base_id.split(":")[0]].installed():
             continue
-        order = DOWN_FIRST if base_gender(base_id) == "male" else UP_FIRST
+        order = MALE_ORDER if base_gender(base_id) == "male" else FEMALE_ORDER
         for name in order:
             derivation = variant(name)
             assert derivation is not None

@@ -6,8 +6,11 @@ stretch. Both are applied in a source-filter model, so pitch and timbre move ind
 
 - engines that expose their vocoder parameters (hibari: an F0 curve and per-frame spectral envelopes) are
   derived *before* their own resynthesis, which costs nothing extra (see ``hibari.HibariEngine``);
-- every other engine's output is analysed and resynthesised with WORLD (pyworld): DIO + StoneMask for F0,
-  CheapTrick for the envelope, D4C for aperiodicity, then F0 scaled and the envelope warped in frequency.
+- every other engine's output is analysed and resynthesised with WORLD (pyworld): Harvest for F0, CheapTrick
+  for the envelope, D4C for aperiodicity, then F0 scaled and the envelope warped in frequency. Harvest, not the
+  5x faster DIO: on piper's joe DIO agrees with Harvest (and a plain autocorrelation) on only ~20 % of frames,
+  reporting ~170 Hz for a ~105 Hz voice, and a derived voice resynthesised from that F0 is a different, jumpy
+  voice. Harvest costs ~0.2x realtime on one core (bench/voices.py).
 
 The casting palette (``VARIANTS``) names the derived variants ``base~name`` so a cast is readable in
 ``check --show`` and ``podforge voices``; ``variant(name)`` turns a name back into its parameters.
@@ -22,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 
 FRAME_MS = 10.0  # WORLD's frame period: 10 ms halves the analysis cost of its 5 ms default, inaudibly for speech
-DIO_SPEED = 4  # DIO decimates by this before its F0 search; StoneMask then refines F0 on the full signal
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,20 @@ class Derivation:
         return float(2.0 ** (self.pitch / 12.0))
 
 
-#: Casting palette: name → (semitones, formant ratio). Up-shifts suit female bases, down-shifts male ones, so
-#: a derived voice never lands on the other bundled voice's pitch; steps of ≥ 3 semitones keep the median F0 of
-#: neighbours ≥ 12 % apart (see tests/test_cast.py).
+#: Casting palette: name → (semitones, formant ratio). Female bases go up first and male bases down and then up,
+#: so a derived voice never lands on the other bundled voice's pitch; the steps (≥ 3 semitones; 4 up and 5 down
+#: for piper's joe, whose median F0 wanders ±6 % from one synthesis to the next) keep the median F0 of every
+#: pair in a six-voice cast ≥ 12 % apart (tests/test_cast.py).
 VARIANTS: dict[str, tuple[float, float]] = {
     "bright": (3.0, 1.05),
-    "low": (-3.0, 0.95),
     "high": (6.0, 1.09),
-    "deep": (-6.0, 0.9),
     "warm": (1.5, 0.9),
-    "dark": (-1.5, 1.08),
+    "low": (-5.0, 0.93),
+    "light": (4.0, 1.04),
+    "deep": (-8.0, 0.88),
 }
-UP_FIRST = ("bright", "high", "warm")
-DOWN_FIRST = ("low", "deep", "dark")
+FEMALE_ORDER = ("bright", "high", "warm")
+MALE_ORDER = ("low", "light", "deep")
 
 
 def variant(name: str) -> Derivation | None:
@@ -89,8 +92,7 @@ def derive_world(samples: npt.NDArray[np.float32], rate: int, derivation: Deriva
     import pyworld
 
     x = np.ascontiguousarray(samples, np.float64)
-    f0, times = pyworld.dio(x, rate, frame_period=FRAME_MS, speed=DIO_SPEED)
-    f0 = pyworld.stonemask(x, f0, times, rate)
+    f0, times = pyworld.harvest(x, rate, frame_period=FRAME_MS)
     envelope = pyworld.cheaptrick(x, f0, times, rate)
     aperiodicity = pyworld.d4c(x, f0, times, rate)
     envelope = warp_envelope(envelope, derivation.formant, axis=1)
