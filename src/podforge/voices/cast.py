@@ -149,7 +149,7 @@ def candidates(engine: str) -> Iterator[Voice]:
 
 def _fits(voice: Voice, kind: str | None, genders_known: bool) -> bool:
     if kind == "deep":
-        return voice.pitch <= -4.5 and (voice.gender == "male" or not genders_known)
+        return voice.pitch <= -6.0 and (voice.gender == "male" or not genders_known)
     return kind is None or not genders_known or voice.gender == kind
 
 
