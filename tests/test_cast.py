@@ -170,7 +170,7 @@ def test_say_previews_a_derived_voice(run_cli, tmp_path):
     from podforge.audio.export import decode_audio
 
     out = tmp_path / "sample.wav"
-    code, stdout, err = run_cli("say", "Seven white boats sailed at dawn.", "--voice", "hibari:heart~bright", "-o", out)
+    code, _, err = run_cli("say", "Seven white boats sailed at dawn.", "--voice", "hibari:heart~bright", "-o", out)
     assert code == 0, err
     samples = decode_audio(out, RATE)[:, 0]
     assert samples.shape[0] > RATE

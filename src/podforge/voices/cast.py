@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import VOICE_KINDS, VoiceDef
 from ..errors import EngineError
-from .derive import MALE_ORDER, FEMALE_ORDER, Derivation, variant
+from .derive import FEMALE_ORDER, MALE_ORDER, Derivation, variant
 from .files import VoiceFileProblem, voice_file_id
 from .registry import DEFAULT_VOICES, ENGINES, check_voice, default_voices, engine_voices, split_voice_id
 

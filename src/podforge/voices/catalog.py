@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 from .cast import Voice, VoiceBook, base_gender
-from .derive import MALE_ORDER, FEMALE_ORDER, variant
+from .derive import FEMALE_ORDER, MALE_ORDER, variant
 from .files import VoiceFileProblem
 from .registry import DEFAULT_VOICES, ENGINES, EngineInfo, engine_voices
 

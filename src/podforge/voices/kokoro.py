@@ -7,7 +7,7 @@ worker process can load it from the id alone. Nothing is ever downloaded.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,10 @@ class KokoroEngine:
             from kokoro_onnx import Kokoro
         except ImportError as exc:
             raise EngineError(MISSING, engine="kokoro", voice=voice) from exc
-        self.version = version("kokoro-onnx")
+        try:
+            self.version = version("kokoro-onnx")
+        except PackageNotFoundError:
+            self.version = "unknown"
         self.model = Kokoro(model_path, voices_path)
         if self.name not in self.model.get_voices():
             raise EngineError(f"{Path(voices_path).name} has no voice {self.name!r}", engine="kokoro", voice=voice)
