@@ -56,7 +56,7 @@ def base_gender(engine_id: str) -> str | None:
     engine, voice = split_voice_id(engine_id)
     if engine == "piper" and voice == "joe":
         return "male"
-    if engine == "hibari":
+    if engine == "hibari" and ENGINES["hibari"].installed():
         from hibari.voices import VOICES
 
         gender = VOICES.get(voice, {}).get("gender")

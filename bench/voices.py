@@ -1,0 +1,56 @@
+"""Synthesis speed of derived voices against their base voice: realtime factor (synthesis seconds / audio seconds).
+
+For each bundled voice, the same sentences are voiced plain and as each casting variant (voices/derive.py), one
+warm engine in this process, best of ``--repeats``; the ratio derived / base is what the derivation costs.
+hibari's variants are made on its own vocoder parameters; piper's through WORLD (Harvest, CheapTrick, D4C).
+    .venv/bin/python bench/voices.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from podforge.voices.derive import FEMALE_ORDER, MALE_ORDER, variant
+from podforge.voices.registry import ENGINES
+from podforge.voices.synth import ClipRequest, synthesize_clip
+
+RATE = 48_000
+TEXT = (
+    "Welcome back to the show. Today we talk about tiny machines that fit in a pocket, "
+    "what they cost to run, and why the batteries last longer than anyone expected. "
+    "Our guest has built three of them at home, and she brought one along."
+)
+
+
+def rtf(request: ClipRequest, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        clip = synthesize_clip(request, RATE)
+        best = min(best, time.perf_counter() - start)
+    return best / (clip.shape[0] / RATE)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{'voice':24} {'rtf':>8} {'x base':>7}")
+    for base, order in (("hibari:heart", FEMALE_ORDER), ("piper:joe", MALE_ORDER)):
+        if not ENGINES[base.split(":")[0]].installed():
+            print(f"{base:24} not installed")
+            continue
+        synthesize_clip(ClipRequest(base, "Warm up."), RATE)  # load the model outside the timing
+        plain = rtf(ClipRequest(base, TEXT), args.repeats)
+        print(f"{base:24} {plain:8.4f} {1.0:7.2f}")
+        for name in order:
+            derivation = variant(name)
+            assert derivation is not None
+            request = ClipRequest(base, TEXT, pitch=derivation.pitch, formant=derivation.formant)
+            derived = rtf(request, args.repeats)
+            print(f"{base + '~' + name:24} {derived:8.4f} {derived / plain:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
