@@ -184,3 +184,16 @@ def test_say_rejects_an_unknown_voice(run_cli, tmp_path, voice):
     code, _, err = run_cli("say", "Hello.", "--voice", voice, "-o", out)
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith(f"error: --voice {voice}: ")
     assert not out.exists()
+
+
+def test_a_kind_nobody_has_is_a_warning(monkeypatch):
+    from podforge.voices import registry
+
+    monkeypatch.setattr(registry, "DEFAULT_VOICES", ("hibari:heart",))
+    monkeypatch.setattr("podforge.voices.cast.default_voices", lambda engine: ("hibari:heart",))
+    cast = cast_speakers([("A", "female"), ("B", "male")], VoiceBook())
+    assert cast.voices["A"].id == "hibari:heart" and cast.voices["B"].gender == "female"
+    assert cast.warnings == [
+        ("B", "no male voice is installed, so speaker B gets hibari:heart~bright; "
+              "pip install 'podforge[piper]' adds a male voice")
+    ]  # fmt: skip

@@ -184,17 +184,24 @@ def cast_speakers(refs: Sequence[tuple[str, str | None]], book: VoiceBook, engin
                     )
                 )
             voices[label] = voice
-    _fill(refs, voices, engine)
+    warnings += _fill(refs, voices, engine)
     return Cast({label: voices[label] for label, _ in refs if label in voices}, problems, warnings)
 
 
-def _fill(refs: Sequence[tuple[str, str | None]], voices: dict[str, Voice], engine: str) -> None:
-    """Kinds first (they are pickier), then everyone else, each the first free candidate that fits."""
+def _fill(refs: Sequence[tuple[str, str | None]], voices: dict[str, Voice], engine: str) -> list[tuple[str, str]]:
+    """Kinds first (they are pickier), then everyone else, each the first free candidate that fits; a kind that
+    no installed voice has is a warning, and the speaker gets the next free voice."""
     pool = list(itertools.islice(candidates(engine), MAX_CANDIDATES))
     genders_known = any(v.gender for v in pool)
     wanted: list[tuple[str, str | None]] = [(lab, ref) for lab, ref in refs if lab not in voices and ref in VOICE_KINDS]
     wanted += [(label, None) for label, ref in refs if label not in voices and ref not in VOICE_KINDS]
+    warnings = []
     for label, kind in wanted:
         taken = {v.sound for v in voices.values()}
-        free = (v for v in pool if v.sound not in taken and _fits(v, kind, genders_known))
-        voices[label] = next(free, pool[0])
+        free = [v for v in pool if v.sound not in taken] or pool
+        fitting = (v for v in free if _fits(v, kind, genders_known))
+        voices[label] = next(fitting, None) or free[0]
+        if kind and not _fits(voices[label], kind, genders_known):
+            warnings.append((label, f"no {kind} voice is installed, so speaker {label} gets {voices[label].id}; "
+                                    "pip install 'podforge[piper]' adds a male voice"))  # fmt: skip
+    return warnings
