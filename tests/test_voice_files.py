@@ -196,3 +196,13 @@ def test_agreeing_looks_render_the_same_frames():
     assert np.array_equal(*same)
     male = IllustratedAvatar(AvatarStyle(seed=seed, size=128, gender="male")).render(AvatarPose())
     assert not np.array_equal(same[0], male)
+
+
+def test_a_missing_config_voice_file_is_located_in_the_config(run_cli, write_script, tmp_path):
+    config = tmp_path / "podforge.yaml"
+    config.write_text("workers: 1\nvoices:\n  guest: {file: voices/gone.onnx}\n")
+    code, _, err = run_cli("check", write_script("ANNA: Hi.\n"), "-c", config)
+    assert code == 2
+    assert (
+        err.startswith("error: podforge.yaml:3:18: voices.guest.file: 'gone.onnx' not found") and err.count("\n") == 1
+    )

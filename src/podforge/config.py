@@ -388,10 +388,18 @@ def load_render_config(path: Path | None) -> RenderConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{Location(path, 1, 1)}: expected `key: value` settings at the top level")
     try:
-        return RenderConfig.model_validate(_anchored_voice_files(data, path.parent))
+        config = RenderConfig.model_validate(_anchored_voice_files(data, path.parent))
     except ValidationError as exc:
         lines = [
             f"{Location(path, *locate(text, key_path))}: {dotted_path(key_path)}: {message}; see README 'Configuration'"
             for key_path, message in describe_validation_error(exc)
         ]
         raise ConfigError("\n".join(lines)) from exc  # every problem at once, one line each
+    for name, spec in config.voices.items():  # a missing file is reported here, where it is named
+        for key in ("file", "voices_file"):
+            value = getattr(spec, key)
+            if value is not None and not Path(value).is_file():
+                where = Location(path, *locate(text, ("voices", name, key)))
+                raise ConfigError(f"{where}: voices.{name}.{key}: {Path(value).name!r} not found (looked in "
+                                  f"{Path(value).parent}); paths are relative to the config")  # fmt: skip
+    return config
