@@ -204,5 +204,5 @@ def test_a_missing_config_voice_file_is_located_in_the_config(run_cli, write_scr
     code, _, err = run_cli("check", write_script("ANNA: Hi.\n"), "-c", config)
     assert code == 2
     assert (
-        err.startswith("error: podforge.yaml:3:18: voices.guest.file: 'gone.onnx' not found") and err.count("\n") == 1
+        err.startswith("error: podforge.yaml:3:17: voices.guest.file: 'gone.onnx' not found") and err.count("\n") == 1
     )
