@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from media import audio_stream_info
+from podforge.errors import ScriptError
 from podforge.pipeline import check, clip_requests
 from podforge.visuals.avatars.illustrated import GENDER_HAIR, AvatarStyle, IllustratedAvatar, _Look
 from podforge.visuals.avatars.pose import AvatarPose
@@ -206,3 +207,20 @@ def test_a_missing_config_voice_file_is_located_in_the_config(run_cli, write_scr
     assert (
         err.startswith("error: podforge.yaml:3:17: voices.guest.file: 'gone.onnx' not found") and err.count("\n") == 1
     )
+
+
+def test_a_hibari_voice_file_by_path_speaks(write_script, tmp_path):
+    from hibari.voices import voice_path
+
+    (tmp_path / "voices").mkdir()
+    shutil.copy(voice_path("heart"), tmp_path / "voices" / "mine.onnx")
+    (tmp_path / "voices" / "junk.onnx").write_bytes(b"\x00" * 64)
+    path = write_script("---\nspeakers:\n  ANNA: {voice: voices/mine.onnx}\n---\nANNA: Hello there.\n")
+    checked = check(path)
+    assert checked.cast["ANNA"].engine_id == f"hibari:{(tmp_path / 'voices' / 'mine.onnx').resolve()}"
+    assert synthesize_clip(clip_requests(checked.script, checked.cast)[0], 24_000).shape[0] > 12_000
+    junk = write_script("---\nspeakers:\n  ANNA: {voice: voices/junk.onnx}\n---\nANNA: Hi.\n", "junk.md")
+    with pytest.raises(
+        ScriptError, match=r"junk\.md:3:17: speaker ANNA: voice file 'junk\.onnx' cannot be loaded as a hibari"
+    ):
+        check(junk)
