@@ -159,6 +159,7 @@ def _hair_paths(style: str, hw: float) -> tuple[skia.Path, skia.Path]:
 
 #: What reads as each gender: the seeded pick stands when it already agrees, else the seed picks among these.
 GENDER_HAIR = {"female": ("long", "bun", "bob", "curly"), "male": ("crop", "curly")}
+GENDER_PICKS = {"female": ("long", "bun", "bob"), "male": ("crop",)}  # unambiguous, for a look that must change
 GENDER_FACES = {"female": (0, 3), "male": (1, 2)}  # narrower or wider jaws (indices into FACES)
 
 
@@ -200,7 +201,8 @@ class _Look:
         hair_style, face = HAIR_STYLES[pick(HAIR_STYLES, 1, 0)], pick(FACES, 1, 1)
         if style.gender:
             hairs, faces = GENDER_HAIR[style.gender], GENDER_FACES[style.gender]
-            hair_style = hair_style if hair_style in hairs else hairs[style.seed % len(hairs)]
+            picks = GENDER_PICKS[style.gender]
+            hair_style = hair_style if hair_style in hairs else picks[style.seed % len(picks)]
             face = face if face in faces else faces[style.seed % len(faces)]
         return _Look(
             shirt=_rgb(style.color),
