@@ -197,3 +197,12 @@ def test_a_kind_nobody_has_is_a_warning(monkeypatch):
         ("B", "no male voice is installed, so speaker B gets hibari:heart~bright; "
               "pip install 'podforge[piper]' adds a male voice")
     ]  # fmt: skip
+
+
+def test_render_warns_about_a_shared_voice_too(run_cli, write_script, fake_config, tmp_path):
+    front = '---\nspeakers:\n  ANA: {voice: "fake:a"}\n  BEN: {voice: "fake:a"}\n---\n'
+    path = write_script(front + "ANA: One.\nBEN: Two.\n")
+    code, _, err = run_cli("render", path, "-o", tmp_path / "out", "--audio-only", "-c", fake_config)
+    assert code == 0, err
+    assert "warning: episode.md:4:16: speaker BEN has the same voice as ANA (fake:a)" in err
+    assert (tmp_path / "out" / "episode.mp3").is_file()
