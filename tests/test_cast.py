@@ -206,3 +206,8 @@ def test_render_warns_about_a_shared_voice_too(run_cli, write_script, fake_confi
     assert code == 0, err
     assert "warning: episode.md:4:16: speaker BEN has the same voice as ANA (fake:a)" in err
     assert (tmp_path / "out" / "episode.mp3").is_file()
+
+
+def test_say_needs_words(run_cli, tmp_path):
+    code, _, err = run_cli("say", "  ...  ", "-o", tmp_path / "s.wav")
+    assert code == 2 and err.startswith("error: say: nothing to say") and not (tmp_path / "s.wav").exists()

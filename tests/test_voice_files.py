@@ -224,3 +224,9 @@ def test_a_hibari_voice_file_by_path_speaks(write_script, tmp_path):
         ScriptError, match=r"junk\.md:3:17: speaker ANNA: voice file 'junk\.onnx' cannot be loaded as a hibari"
     ):
         check(junk)
+
+
+def test_a_voice_file_can_be_derived_too(write_script, joe_files):
+    path = write_script("---\nspeakers:\n  ANNA: {voice: voices/anna.onnx~low}\n---\nANNA: Hello.\n")
+    anna = check(path).cast["ANNA"]
+    assert (anna.engine_id, anna.pitch, anna.source) == (f"piper:{joe_files.resolve()}", -5.0, "derived")

@@ -155,16 +155,20 @@ def say(
     from .cache import ContentCache
     from .config import load_render_config
     from .errors import ConfigError, EngineError
+    from .script.speech_text import to_speech
     from .voices.cast import VoiceBook
     from .voices.files import VoiceFileProblem
     from .voices.preview import preview_voice, write_preview
 
     render_config = load_render_config(config)
+    spoken = to_speech(text).strip()
+    if not any(c.isalnum() for c in spoken):
+        raise ConfigError('say: nothing to say; give the words, e.g. podforge say "Hello there." --voice piper:joe')
     try:
         VoiceBook(render_config.voices).resolve(voice)
     except (EngineError, VoiceFileProblem) as exc:
         raise ConfigError(f"--voice {voice}: {exc}; see podforge voices") from exc
-    preview = preview_voice(voice, text, ContentCache(), voices=render_config.voices)
+    preview = preview_voice(voice, spoken, ContentCache(), voices=render_config.voices)
     write_preview(preview, out_path)
     out.print(f"wrote {out_path} ({preview.seconds:.1f} s, {voice})")
 

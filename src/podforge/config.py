@@ -110,7 +110,7 @@ class SpeakerConfig(_Strict):
     @field_validator("voice")
     @classmethod
     def _engine_voice(cls, value: str | None) -> str | None:
-        if value is not None and not (re.fullmatch(r"[A-Za-z0-9_.:~+-]+", value) or value.endswith(".onnx")):
+        if value is not None and not (re.fullmatch(r"[A-Za-z0-9_.:~+-]+", value) or ".onnx" in value):
             raise ValueError(
                 f"{value!r} is not a voice id; write engine:voice (e.g. hibari:heart), female, male, deep, "
                 "a name under `voices:` or a .onnx file"

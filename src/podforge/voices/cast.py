@@ -89,19 +89,19 @@ class VoiceBook:
         if ref.endswith(".onnx"):
             path = self.base_dir / ref
             return Voice(ref, voice_file_id(path, None), None, "file")
-        base, tilde, name = ref.partition("~")
-        if ":" not in base and base not in ENGINES and base not in self.defs:
+        base, tilde, name = ref.rpartition("~")
+        if tilde:
+            derivation = variant(name)
+            if derivation is None:
+                names = ", ".join(_variant_names())
+                raise EngineError(f"unknown voice variant {name!r} in {ref!r}; use one of {names}")
+            return self.resolve(base, seen).derived(ref, derivation)
+        if ":" not in ref and ref not in ENGINES:
             raise EngineError(
                 f"unknown voice {ref!r}: not a voice id (engine:voice, e.g. hibari:heart), not female/male/deep, "
                 f"not a name under `voices:` ({', '.join(self.defs) or 'none defined'}) and not a .onnx file"
             )
-        voice = self.resolve(base, seen) if tilde and base in self.defs else engine_voice(base)
-        if not tilde:
-            return voice
-        derivation = variant(name)
-        if derivation is None:
-            raise EngineError(f"unknown voice variant {name!r} in {ref!r}; use one of {', '.join(_variant_names())}")
-        return voice.derived(ref, derivation)
+        return engine_voice(ref)
 
     def _named(self, name: str, spec: VoiceDef, seen: tuple[str, ...]) -> Voice:
         if spec.file is not None:
