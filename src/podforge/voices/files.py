@@ -4,6 +4,7 @@ line:col where the file was named."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from .registry import ENGINES
@@ -32,7 +33,8 @@ def voice_file_id(path: Path, engine: str | None, voices_file: Path | None = Non
     if engine == "kokoro":
         return _kokoro_id(path, voices_file, speaker)
     try:
-        rate = _load(engine, path)
+        stat = path.stat()
+        rate = _load(engine, str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     except Exception as exc:  # a corrupt or foreign file: onnxruntime, json and piper raise many kinds
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise VoiceFileProblem(
@@ -44,14 +46,16 @@ def voice_file_id(path: Path, engine: str | None, voices_file: Path | None = Non
     return f"{engine}:{path.resolve()}"
 
 
-def _load(engine: str, path: Path) -> int:
+@lru_cache(maxsize=32)
+def _load(engine: str, path: str, size: int, mtime_ns: int) -> int:
+    """The file's sample rate once it loads; remembered per file version, as check resolves a voice twice."""
     if engine == "piper":
         from .piper import voice_file_rate
 
-        return voice_file_rate(path)
+        return voice_file_rate(Path(path))
     from .hibari import voice_file_rate as hibari_rate
 
-    return hibari_rate(path)
+    return hibari_rate(Path(path))
 
 
 def _kokoro_id(model: Path, voices_file: Path | None, speaker: str | None) -> str:
