@@ -211,3 +211,12 @@ def test_render_warns_about_a_shared_voice_too(run_cli, write_script, fake_confi
 def test_say_needs_words(run_cli, tmp_path):
     code, _, err = run_cli("say", "  ...  ", "-o", tmp_path / "s.wav")
     assert code == 2 and err.startswith("error: say: nothing to say") and not (tmp_path / "s.wav").exists()
+
+
+@pytest.mark.parametrize(("engine", "words"), [("kokoro", "kokoro has no voices of its own"), ("nope", "unknown TTS")])
+def test_an_engine_without_voices_to_give_is_an_error(run_cli, write_script, tmp_path, engine, words):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"tts_engine: {engine}\n")
+    code, _, err = run_cli("check", write_script("ANA: Hello.\n"), "-c", config)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: episode.md:1:1: speaker ANA: no voice to give: ") and words in err

@@ -139,6 +139,8 @@ def candidates(engine: str) -> Iterator[Voice]:
     bases = _bases(engine)
     yield from bases
     parents = bases[:2]
+    if not parents:
+        return
     for n in itertools.count():
         for i, parent in enumerate(parents):
             downward = parent.gender == "male" or (parent.gender is None and i % 2 == 1)
@@ -184,7 +186,11 @@ def cast_speakers(refs: Sequence[tuple[str, str | None]], book: VoiceBook, engin
                     )
                 )
             voices[label] = voice
-    warnings += _fill(refs, voices, engine)
+    unset = [label for label, _ in refs if label not in voices]
+    try:
+        warnings += _fill(refs, voices, engine)
+    except EngineError as exc:  # an unknown engine, or one with only voice files (kokoro)
+        problems += [(label, f"no voice to give: {exc}") for label in unset]
     return Cast({label: voices[label] for label, _ in refs if label in voices}, problems, warnings)
 
 
@@ -192,6 +198,8 @@ def _fill(refs: Sequence[tuple[str, str | None]], voices: dict[str, Voice], engi
     """Kinds first (they are pickier), then everyone else, each the first free candidate that fits; a kind that
     no installed voice has is a warning, and the speaker gets the next free voice."""
     pool = list(itertools.islice(candidates(engine), MAX_CANDIDATES))
+    if not pool:
+        raise EngineError(f"{engine} has no voices of its own; give each speaker a voice under `voices:`")
     genders_known = any(v.gender for v in pool)
     wanted: list[tuple[str, str | None]] = [(lab, ref) for lab, ref in refs if lab not in voices and ref in VOICE_KINDS]
     wanted += [(label, None) for label, ref in refs if label not in voices and ref not in VOICE_KINDS]
