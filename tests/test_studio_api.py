@@ -97,6 +97,10 @@ def test_voices_and_preview(client: TestClient) -> None:
         assert wav.getnframes() / wav.getframerate() > 0.5
     unknown = client.post("/api/preview", json={"voice": "nosuch:voice", "text": "hi"})
     assert unknown.status_code == 400 and unknown.json()["error"][0].startswith("error: unknown TTS engine 'nosuch'")
+    derived = client.post("/api/preview", json={"voice": "fake:a~bright", "text": "one two three"})
+    assert derived.status_code == 200, derived.text  # a derived voice previews as `podforge say` does
+    with wave.open(io.BytesIO(derived.content)) as wav:
+        assert wav.getnframes() / wav.getframerate() > 0.5
 
 
 def test_portrait_upload_is_validated(client: TestClient, workspace: Path) -> None:

@@ -228,15 +228,19 @@ def thumbnail(request: Request) -> Response:
 
 
 def voices(request: Request) -> JSONResponse:
+    from ..voices.cast import VoiceBook
     from ..voices.catalog import list_voices
 
-    return JSONResponse({"voices": [voice.to_dict() for voice in list_voices(_ws(request).root)]})
+    ws = _ws(request)
+    book = VoiceBook(ws.config().voices, ws.root)  # podforge.yaml's named voices too
+    return JSONResponse({"voices": [voice.to_dict() for voice in list_voices(ws.root, book)]})
 
 
 async def preview(request: Request) -> Response:
     from ..cache import ContentCache
+    from ..voices.cast import VoiceBook
+    from ..voices.files import VoiceFileProblem
     from ..voices.preview import preview_voice
-    from ..voices.registry import check_voice
 
     body = await _body(request, PreviewBody)
     ws = _ws(request)
@@ -245,11 +249,14 @@ async def preview(request: Request) -> Response:
         if not (body.episode and body.speaker):
             raise InputError("preview needs `text`, or `episode` and `speaker` to take that speaker's first line")
         text = await run_in_threadpool(wsp.sample_text, ws, body.episode, body.speaker)
-    try:
-        check_voice(body.voice)
-    except EngineError as exc:  # an unknown or missing voice is the request's fault here, not a failed render
+    named = ws.config().voices
+    try:  # derived (hibari:heart~bright) and named voices too, as `podforge say` takes them
+        VoiceBook(named, ws.root).resolve(body.voice)
+    except (EngineError, VoiceFileProblem) as exc:  # an unknown or missing voice is the request's fault here
         raise InputError(str(exc)) from exc
-    result = await run_in_threadpool(preview_voice, body.voice, text, ContentCache())
+    result = await run_in_threadpool(
+        lambda: preview_voice(body.voice, text, ContentCache(), voices=named, base_dir=ws.root)
+    )
     headers = {"X-Preview-Text": quote(result.text[:200])}  # percent-encoded: headers are Latin-1
     return Response(result.wav_bytes(), media_type="audio/wav", headers=headers)
 

@@ -174,7 +174,7 @@ def _report(ws: Workspace, path: Path) -> dict[str, object]:
     except ScriptError as exc:
         problems = exc.problems
         script, _ = load_script_leniently(path)
-        voices = assign_voices(script, config.tts_engine)
+        voices = {label: voice.id for label, voice in assign_voices(script, config).voices.items()}
     return {
         "ok": not problems,
         "problems": [_problem(loc, message) for loc, message in problems],

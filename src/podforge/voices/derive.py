@@ -95,9 +95,23 @@ def derive_world(samples: npt.NDArray[np.float32], rate: int, derivation: Deriva
     f0, times = pyworld.harvest(x, rate, frame_period=FRAME_MS)
     envelope = pyworld.cheaptrick(x, f0, times, rate)
     aperiodicity = pyworld.d4c(x, f0, times, rate)
+    if derivation.pitch < 0:
+        envelope = _keep_fundamental(envelope, f0, rate)
     envelope = warp_envelope(envelope, derivation.formant, axis=1)
     y = pyworld.synthesize(f0 * derivation.pitch_ratio, np.ascontiguousarray(envelope), aperiodicity, rate, FRAME_MS)
     out = np.zeros_like(samples)
     n = min(out.shape[0], y.shape[0])
     out[:n] = y[:n]
     return out
+
+
+def _keep_fundamental(envelope: npt.NDArray[np.float64], f0: npt.NDArray[np.float64], rate: int) -> np.ndarray:
+    """Below each frame's F0 the analysed envelope says little (no harmonic was there) and falls away, so a
+    lowered fundamental would come out faint and heard, and tracked, an octave up: hold it at its F0 level."""
+    bins = envelope.shape[1]
+    voiced = f0[f0 > 0]
+    reference = np.where(f0 > 0, f0, np.median(voiced) if voiced.size else 100.0)
+    k0 = np.clip(np.round(reference * 2 * (bins - 1) / rate).astype(np.intp), 1, bins - 1)
+    level = envelope[np.arange(envelope.shape[0]), k0][:, None]
+    below = np.arange(bins)[None, :] < k0[:, None]
+    return np.where(below, np.maximum(envelope, level), envelope)
