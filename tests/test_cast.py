@@ -102,7 +102,7 @@ def test_casts_never_share_a_voice_silently(run_cli, write_script, count):
     path = write_script(script_of(labels, "Hello there."))
     checked = check(path)
     assert len({voice.sound for voice in checked.cast.values()}) == count
-    assert checked.warnings == ()
+    assert checked.warnings == []
     code, out, err = run_cli("check", path, "--show")
     assert code == 0 and "warning" not in err
     for label in labels:
