@@ -6,11 +6,11 @@ stretch. Both are applied in a source-filter model, so pitch and timbre move ind
 
 - engines that expose their vocoder parameters (hibari: an F0 curve and per-frame spectral envelopes) are
   derived *before* their own resynthesis, which costs nothing extra (see ``hibari.HibariEngine``);
-- every other engine's output is analysed and resynthesised with WORLD (pyworld): Harvest for F0, CheapTrick
-  for the envelope, D4C for aperiodicity, then F0 scaled and the envelope warped in frequency. Harvest, not the
-  5x faster DIO: on piper's joe DIO agrees with Harvest (and a plain autocorrelation) on only ~20 % of frames,
-  reporting ~170 Hz for a ~105 Hz voice, and a derived voice resynthesised from that F0 is a different, jumpy
-  voice. Harvest costs ~0.2x realtime on one core (bench/voices.py).
+- every other engine's output is analysed and resynthesised with WORLD (pyworld): F0 from YIN refined by
+  StoneMask (voices/pitch.py), CheapTrick for the envelope, D4C for aperiodicity, then F0 scaled and the envelope
+  warped in frequency. Not Harvest: it alone costs ~0.17x realtime on one core, more than piper's synthesis
+  (~0.12x); nor DIO, which reads piper's joe at ~155 Hz where he speaks at ~105 Hz, so a voice resynthesised
+  from its F0 is a different, jumpy voice.
 
 The casting palette (``VARIANTS``) names the derived variants ``base~name`` so a cast is readable in
 ``check --show`` and ``podforge voices``; ``variant(name)`` turns a name back into its parameters.
@@ -24,6 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from . import pitch
+
+#: Bump when the derived audio changes (it enters the clip cache key, voices/synth.py).
+WORLD_VERSION = 2
 FRAME_MS = 10.0  # WORLD's frame period: 10 ms halves the analysis cost of its 5 ms default, inaudibly for speech
 
 
@@ -92,7 +96,7 @@ def derive_world(samples: npt.NDArray[np.float32], rate: int, derivation: Deriva
     import pyworld
 
     x = np.ascontiguousarray(samples, np.float64)
-    f0, times = pyworld.harvest(x, rate, frame_period=FRAME_MS)
+    f0, times = pitch.track(x, rate, FRAME_MS)
     envelope = pyworld.cheaptrick(x, f0, times, rate)
     aperiodicity = pyworld.d4c(x, f0, times, rate)
     if derivation.pitch < 0:

@@ -20,7 +20,7 @@ from ..cache import ContentCache, content_key
 from ..errors import EngineError
 from ..gpu import OnnxDevice
 from .base import VoiceSettings
-from .derive import Derivation, derive_world
+from .derive import WORLD_VERSION, Derivation, derive_world
 from .registry import engine_version, load_engine
 
 CLIP_KIND = "clips"
@@ -37,7 +37,9 @@ class ClipRequest:
     formant: float = 1.0
 
     def key(self, sample_rate: int) -> str:
-        derived = {} if (self.pitch, self.formant) == (0.0, 1.0) else {"derive": [self.pitch, self.formant]}
+        derived = (
+            {} if (self.pitch, self.formant) == (0.0, 1.0) else {"derive": [self.pitch, self.formant, WORLD_VERSION]}
+        )
         return content_key(
             kind=CLIP_KIND,
             voice=self.voice_id,
