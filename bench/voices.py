@@ -4,7 +4,8 @@ For each bundled voice, the same sentences are voiced plain and as each casting 
 warm engine in this process, best of ``--repeats``; the ratio derived / base is what the derivation costs. Time
 is this process's CPU time (all its threads), so other work on a shared machine does not skew the ratio;
 ``--wall`` uses wall-clock time instead.
-hibari's variants are made on its own vocoder parameters; piper's through WORLD (Harvest, CheapTrick, D4C).
+hibari's variants are made on its own vocoder parameters; piper's through WORLD (YIN + StoneMask, CheapTrick,
+D4C; voices/derive.py, voices/pitch.py).
     .venv/bin/python bench/voices.py [--repeats 3]
 """
 

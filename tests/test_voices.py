@@ -85,3 +85,24 @@ def test_unknown_names_list_the_choices(voice_id, words):
 
 def test_voice_defaults_to_engine_first_voice():
     assert split_voice_id("hibari") == ("hibari", "heart")
+
+
+@pytest.mark.parametrize("f0", [65.0, 105.0, 240.0])
+def test_the_derivation_tracker_finds_a_gliding_voice_and_its_silences(f0):
+    """voices/pitch.py on a harmonic tone gliding ±10 % around ``f0`` between silences: the F0 WORLD resynthesises
+    a derived voice from is right on the voiced frames (no octave errors) and zero in the silences."""
+    from podforge.voices.pitch import track
+
+    rate = 22_050
+    t = np.arange(int(1.2 * rate)) / rate
+    true = f0 * (1 + 0.1 * np.sin(2 * np.pi * 1.5 * t))
+    phase = 2 * np.pi * np.cumsum(true) / rate
+    tone = sum(np.sin(k * phase) / k for k in range(1, 8))
+    gate = (t > 0.3) & (t < 0.9)
+    noise = np.random.default_rng(1).normal(0, 1e-5, t.size)
+    found, times = track(np.where(gate, 0.3 * tone, 0.0) + noise, rate, 10.0)
+    frames = (times * rate).astype(int)
+    inside = (times > 0.33) & (times < 0.87)
+    outside = (times < 0.25) | ((times > 0.95) & (times < 1.2))
+    assert np.all(np.abs(found[inside] / true[frames[inside]] - 1) < 0.02)
+    assert np.all(found[outside] == 0)
