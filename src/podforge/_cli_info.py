@@ -8,7 +8,7 @@ import platform
 from rich.console import Console
 from rich.table import Table
 
-from .cache import ContentCache
+from .cache import ContentCache, cache_cap_bytes
 from .validate import CheckedScript, spoken_rows
 from .voices.cast import VoiceBook
 from .voices.registry import ENGINES
@@ -87,12 +87,15 @@ def show_gpu(console: Console, mode: str, device: int) -> None:
     console.print(f"avatar sadtalker, wav2lip: run on {where} (CUDA_VISIBLE_DEVICES), if their own torch has CUDA")
 
 
-def show_cache(console: Console) -> None:
-    store = ContentCache()
+def show_cache(console: Console, cap_gb: float | None = None) -> None:
+    store = ContentCache(max_bytes=cache_cap_bytes(cap_gb))
     entries = list(store.entries())
     total = sum(entry.size_bytes for entry in entries)
     by_kind: dict[str, int] = {}
     for entry in entries:
         by_kind[entry.kind] = by_kind.get(entry.kind, 0) + 1
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(by_kind.items())) or "empty"
-    console.print(f"cache {store.root}: {kinds}, {total / 1e6:.1f} MB")
+    console.print(
+        f"cache {store.root}: {kinds}; total {total / 1e6:.1f} MB of {store.max_bytes / 1e9:.3g} GB "
+        "(least recently used entries are removed above that)"
+    )

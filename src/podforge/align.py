@@ -83,7 +83,7 @@ def aligned_words(
 ) -> tuple[WordTiming, ...]:
     """`align_clip`, computed once per (clip, text) and kept as JSON in the content cache."""
     key = _cache_key(clip_key, text)
-    cached = _read_cached(cache.get_file(ALIGN_KIND, key, ".json"))
+    cached = _read_cached(cache, key)
     if cached is not None:
         return cached
     words = align_clip(samples, text, sample_rate)
@@ -225,15 +225,16 @@ def _energy_fallback(mono: npt.NDArray[np.float32], words: tuple[str, ...], rate
 # -- cache --------------------------------------------------------------------------------------------------
 
 
-def _read_cached(path: Path | None) -> tuple[WordTiming, ...] | None:
-    if path is None:
+def _read_cached(cache: ContentCache, key: str) -> tuple[WordTiming, ...] | None:
+    text = cache.get_text(ALIGN_KIND, key, ".json")
+    if text is None:
         return None
     try:
-        return words_from_json(json.loads(path.read_text(encoding="utf-8"))["words"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        # A damaged entry is a miss, as for every other cache entry, never a failed render.
-        log.warning("cache entry %s is unreadable (%s); aligning again", path, exc)
-        path.unlink(missing_ok=True)
+        return words_from_json(json.loads(text)["words"])
+    except (ValueError, KeyError, TypeError) as exc:
+        # Intact but not what this version writes: a miss, as for every other cache entry, never a failed render.
+        log.warning("cache entry %s/%s is unreadable (%s); aligning again", ALIGN_KIND, key, exc)
+        cache.remove(ALIGN_KIND, key, ".json")
         return None
 
 
@@ -261,7 +262,7 @@ def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0)
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     # Clips aligned before only need their JSON read (and mouth keys, milliseconds each): worker processes for
     # them would cost a warm render more than the work itself.
-    known = [(clip, text) for clip, text in jobs.items() if cache.get_file(ALIGN_KIND, _cache_key(clip, text), ".json")]
+    known = [(clip, text) for clip, text in jobs.items() if cache.has(ALIGN_KIND, _cache_key(clip, text), ".json")]
     found = dict(work(known))
     todo = {clip: text for clip, text in jobs.items() if clip not in found}
     found.update(run_in_lanes(todo, work, group=lambda text: "align", weight=len, workers=workers))

@@ -1,29 +1,50 @@
 """One content-addressed store for clips and other derived data.
 
 Keys hash the inputs (text, engine, voice, settings, engine version), never
-file names. Entries are written atomically and verified on read; a broken
-entry is a miss and a warning, never a failed render.
+file names. Every entry carries the SHA-256 of its content (see `_sealed`) and
+is verified on each read; a truncated or altered entry is removed with a
+warning and counts as a miss, never a failed render.
+
+Several processes may share one cache. An entry is created once: the first
+writer wins (a hard link creates the name only if it is absent) and a later
+writer of the same key gets the winner's content back, so two renders that
+synthesise the same line with a non-deterministic engine mix the same clip.
+
+The cache is kept under a size cap by least-recently-used eviction: reading an
+entry touches its mtime, and `evict` removes the oldest entries first, never
+one this process used nor one any process touched in the last `IN_USE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ._atomic import atomic_path
+from ._sealed import Corrupt, HashingReader, copy_in, copy_payload, discard, read_sealed, write_sealed
+from .config import CACHE_MAX_GB
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: sealed entries; keys of format 1 are never looked up again and age out
+CAP_ENV = "PODFORGE_CACHE_MAX_GB"
+IN_USE_SECONDS = 3600.0  # another process may still be rendering with an entry it touched this recently
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
+_STALE_TEMP_SECONDS = 86_400.0
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -33,6 +54,20 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("podforge", appauthor=False))
+
+
+def cache_cap_bytes(configured_gb: float | None = None) -> int:
+    """The size cap: $PODFORGE_CACHE_MAX_GB if set, else the config's `cache_max_gb`, else the default."""
+    env = os.environ.get(CAP_ENV, "").strip()
+    if env:
+        try:
+            gigabytes = float(env)
+        except ValueError:
+            gigabytes = -1.0
+        if not gigabytes > 0:
+            raise ConfigError(f"{CAP_ENV}={env!r}: not a positive number of gigabytes; set e.g. 5, or unset it")
+        return int(gigabytes * 1e9)
+    return int((configured_gb if configured_gb is not None else CACHE_MAX_GB) * 1e9)
 
 
 def content_key(**inputs: Any) -> str:
@@ -47,63 +82,163 @@ class CacheEntry:
     key: str
     size_bytes: int
     path: Path
+    used_at: float  # seconds since the epoch: when it was last written or read
 
 
 class ContentCache:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
+        self._max_bytes = max_bytes
+        self.used: set[Path] = set()  # what this process read or wrote: never evicted by it
+        self.corrupt = 0  # entries found broken (and removed) by this instance
+
+    @property
+    def max_bytes(self) -> int:
+        # Resolved when needed, so that a bad $PODFORGE_CACHE_MAX_GB only matters where the cap does.
+        return self._max_bytes if self._max_bytes is not None else cache_cap_bytes()
 
     def _path(self, kind: str, key: str, suffix: str = ".npy") -> Path:
         return self.root / kind / key[:2] / f"{key}{suffix}"
 
-    def get_array(self, kind: str, key: str) -> npt.NDArray[Any] | None:
-        path = self._path(kind, key)
-        if not path.exists():
-            return None
+    def _read(self, path: Path, consume: Callable[[HashingReader], T]) -> T | None:
+        """``consume``'d payload of a verified entry; None when absent or broken (then it is removed)."""
+        self.used.add(path)
         try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            log.warning("cache entry %s is unreadable (%s); recomputing it", path, exc)
-            path.unlink(missing_ok=True)
+            result = read_sealed(path, consume)
+        except FileNotFoundError:
             return None
+        except Corrupt as exc:
+            log.warning("cache entry %s is corrupt (%s); removed, it will be made again", path, exc)
+            discard(path, exc.seen)
+            self.corrupt += 1
+            return None
+        except OSError as exc:
+            log.warning("cache entry %s is unreadable (%s); making it again", path, exc)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # "recently used", for eviction; atime is unreliable (noatime, relatime)
+        return result
 
-    def has(self, kind: str, key: str) -> bool:
-        return self._path(kind, key).exists()
+    def get_array(self, kind: str, key: str) -> npt.NDArray[Any] | None:
+        return self._read(self._path(kind, key), lambda r: np.lib.format.read_array(r, allow_pickle=False))
 
-    def put_array(self, kind: str, key: str, array: npt.NDArray[Any]) -> Path:
-        def fill(tmp: Path) -> None:
-            with tmp.open("wb") as handle:
-                np.save(handle, array, allow_pickle=False)
+    def get_text(self, kind: str, key: str, suffix: str) -> str | None:
+        return self._read(self._path(kind, key, suffix), lambda r: r.read().decode("utf-8"))
 
-        path = self._path(kind, key)
-        self._write(path, fill)
-        return path
+    def copy_to(self, kind: str, key: str, suffix: str, dest: Path) -> bool:
+        """Copy a verified entry to ``dest``; False (and no ``dest``) when absent or broken."""
 
-    def get_file(self, kind: str, key: str, suffix: str) -> Path | None:
-        path = self._path(kind, key, suffix)
-        return path if path.is_file() else None
+        def consume(reader: HashingReader) -> bool:
+            copy_payload(reader, dest)
+            return True
+
+        if self._read(self._path(kind, key, suffix), consume) is None:
+            dest.unlink(missing_ok=True)
+            return False
+        return True
+
+    def has(self, kind: str, key: str, suffix: str = ".npy") -> bool:
+        """Whether an entry is present (not verified: reading it may still find it broken)."""
+        return self._path(kind, key, suffix).is_file()
+
+    def remove(self, kind: str, key: str, suffix: str = ".npy") -> None:
+        self._path(kind, key, suffix).unlink(missing_ok=True)
+
+    def put_array(self, kind: str, key: str, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Store ``array`` unless the key is taken; returns the array the cache holds, which a render must use.
+
+        Engines are not deterministic, so after losing a race the winner's array comes back, not ``array``."""
+
+        def fill(writer: Any) -> None:
+            np.lib.format.write_array(writer, array, allow_pickle=False)
+
+        for _ in range(2):  # a second try only when the winner turned out broken and was removed
+            written = self._write(self._path(kind, key), fill)
+            if written is not False:
+                return array
+            stored = self.get_array(kind, key)
+            if stored is not None:
+                return stored
+        return array
 
     def put_file(self, kind: str, key: str, suffix: str, source: Path) -> None:
-        """Copy a finished file in; a failure only warns, since the cache is an optimisation."""
-        self._write(self._path(kind, key, suffix), lambda tmp: shutil.copyfile(source, tmp))
+        self._store(self._path(kind, key, suffix), copy_in(source))
 
     def put_text(self, kind: str, key: str, suffix: str, text: str) -> None:
-        self._write(self._path(kind, key, suffix), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        self._store(self._path(kind, key, suffix), lambda w: w.write(text.encode("utf-8")))
 
-    @staticmethod
-    def _write(path: Path, fill: Callable[[Path], object]) -> None:
+    def _store(self, path: Path, fill: Callable[[Any], object]) -> None:
+        # Losing to an entry nobody has read yet must not keep a broken one: check the winner, replace it if bad.
+        for _ in range(2):
+            if self._write(path, fill) is not False or self._read(path, HashingReader.drain) is not None:
+                return
+
+    def _write(self, path: Path, fill: Callable[[Any], object]) -> bool | None:
+        """True if written, False if another writer's entry was there first, None if it could not be written
+        (a full disk): the cache is an optimisation, so that only warns."""
+        self.used.add(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                fill(tmp)
+            return write_sealed(path, fill)
         except OSError as exc:
             log.warning("could not write cache entry %s (%s)", path, exc)
+            return None
 
-    def entries(self) -> Iterator[CacheEntry]:
+    def _files(self) -> Iterator[tuple[Path, os.stat_result]]:
         if not self.root.exists():
             return
-        for path in sorted(p for p in self.root.glob("*/*/*") if p.is_file() and not p.name.startswith(".")):
-            yield CacheEntry(path.parent.parent.name, path.name.split(".")[0], path.stat().st_size, path)
+        for path in self.root.glob("*/*/*"):
+            with contextlib.suppress(OSError):  # another process may remove it meanwhile
+                yield path, path.stat()
+
+    def entries(self) -> Iterator[CacheEntry]:
+        for path, stat in sorted(self._files()):
+            if not path.name.startswith(".") and path.is_file():
+                kind, key = path.parent.parent.name, path.name.split(".")[0]
+                yield CacheEntry(kind, key, stat.st_size, path, stat.st_mtime)
+
+    def total_bytes(self) -> int:
+        return sum(entry.size_bytes for entry in self.entries())
+
+    def evict(self) -> int:
+        """Remove least-recently-used entries until the cache fits its cap; returns the bytes freed.
+
+        Also removes temporary files that killed writers left behind. One process evicts at a time."""
+        from filelock import FileLock, Timeout
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(self.root / ".evict.lock", timeout=0):
+                self._sweep_temps()
+                return self._evict_oldest()
+        except Timeout:
+            return 0
+
+    def _evict_oldest(self) -> int:
+        entries, cap = sorted(self.entries(), key=lambda entry: entry.used_at), self.max_bytes
+        total = sum(entry.size_bytes for entry in entries)
+        freed, recent = 0, time.time() - IN_USE_SECONDS
+        for entry in entries:
+            if total - freed <= cap:
+                break
+            if entry.path in self.used or entry.used_at > recent:
+                continue
+            with contextlib.suppress(OSError):
+                entry.path.unlink()
+                freed += entry.size_bytes
+        if total - freed > cap:
+            log.info("cache %s holds %.1f MB in use, over its %.1f MB cap", self.root, (total - freed) / 1e6,
+                     cap / 1e6)  # fmt: skip
+        return freed
+
+    def _sweep_temps(self) -> None:
+        import psutil
+
+        stale = time.time() - _STALE_TEMP_SECONDS
+        for path, stat in self._files():
+            match = _TEMP.match(path.name)
+            if match and (not psutil.pid_exists(int(match.group(1))) or stat.st_mtime < stale):
+                path.unlink(missing_ok=True)
 
     def clear(self) -> int:
         """Remove every entry; returns how many bytes were freed."""

@@ -215,11 +215,12 @@ def studio(
 
 
 @cache_app.command("ls")
-def cache_ls() -> None:
-    """List cache entries and their total size."""
+def cache_ls(config: ConfigOpt = None) -> None:
+    """Show the cache's entries, their total size and the size cap (config `cache_max_gb`)."""
     from ._cli_info import show_cache
+    from .config import load_render_config
 
-    show_cache(out)
+    show_cache(out, load_render_config(config).cache_max_gb)
 
 
 @cache_app.command("clear")

@@ -21,6 +21,7 @@ SAMPLE_RATE: Literal[44100, 48000] = 48_000
 TARGET_LUFS = -16.0
 TRUE_PEAK_DBTP = -1.0
 MP3_BITRATE = 192_000
+CACHE_MAX_GB = 5.0
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _NAMED_COLORS = {
@@ -283,6 +284,7 @@ class RenderConfig(_Strict):
     chapter_gap_seconds: float = Field(default=0.8, ge=0.0, le=10.0)
     workers: int = Field(default=0, ge=0, le=64, description="0 = one per core")
     voices: dict[str, VoiceDef] = Field(default_factory=dict, description="named voices, paths relative to the config")
+    cache_max_gb: float = Field(default=CACHE_MAX_GB, gt=0.0, description="LRU cap; $PODFORGE_CACHE_MAX_GB wins")
     music: MusicConfig = Field(default_factory=MusicConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)

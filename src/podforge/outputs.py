@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
@@ -145,13 +144,15 @@ def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *
     key = job.key()
     suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
     written = {kind: folder / f"{stem}{suffix}" for kind, suffix in suffixes.items()}
-    cached = {kind: cache.get_file("episodes", key, suffix) for kind, suffix in suffixes.items()}
-    levels_file = cache.get_file("episodes", key, ".json")
-    if levels_file and all(cached.values()) and (not keep_master or cache.has(MASTER_KIND, key)):
-        for kind, path in cached.items():
-            shutil.copyfile(path, written[kind])  # type: ignore[arg-type]
-        levels = {**json.loads(levels_file.read_text()), "cached": True}
-        return AudioResult(written, levels, key, lambda: _cached_master(cache, key))
+    levels_text = cache.get_text("episodes", key, ".json")
+    # Every file is checked (and copied) before any is trusted: one broken entry means mastering again.
+    if (
+        levels_text is not None
+        and (not keep_master or cache.has(MASTER_KIND, key))
+        and all([cache.copy_to("episodes", key, suffix, written[kind]) for kind, suffix in suffixes.items()])
+    ):
+        levels = {**json.loads(levels_text), "cached": True}
+        return AudioResult(written, levels, key, lambda: _cached_master(cache, key, job))
     samples, levels = _master_and_encode(job, written)
     for kind, suffix in suffixes.items():
         cache.put_file("episodes", key, suffix, written[kind])
@@ -161,10 +162,12 @@ def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *
     return AudioResult(written, {**levels, "cached": False}, key, lambda: samples)
 
 
-def _cached_master(cache: ContentCache, key: str) -> np.ndarray:
+def _cached_master(cache: ContentCache, key: str, job: AudioJob) -> np.ndarray:
     pcm = cache.get_array(MASTER_KIND, key)
-    if pcm is None:
-        raise FileNotFoundError(f"mastered audio {key} vanished from the cache; render again with --no-cache")
+    if pcm is None:  # broken or evicted since it was found: master the same mix again
+        out = job.config.output
+        return master(job.make_mix(), job.timeline.sample_rate, target_lufs=out.target_lufs,
+                      true_peak_limit_dbtp=out.true_peak_dbtp).samples  # fmt: skip
     return (pcm.astype(np.float32) / np.float32(32767)).astype(np.float32)
 
 

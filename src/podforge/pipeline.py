@@ -2,12 +2,14 @@
 
 Mixing and mastering run only when the finished audio is not already in the
 cache under the hash of its inputs. Outputs are written into a staging folder inside OUT and moved into place
-only when every one of them is complete, so a failed render leaves OUT as it was.
+only when every one of them is complete, so a failed render leaves OUT as it was; the folder of a render
+that was killed is removed by the next render into the same OUT.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,9 +23,9 @@ import numpy as np
 from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline
 from .audio.mix import MixSources, mix
-from .cache import ContentCache
+from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
-from .errors import Location
+from .errors import Location, RenderError
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .visuals.avatars.talking import TalkingHeads
 
 log = logging.getLogger(__name__)
+STAGING_PREFIX = ".podforge-"  # + pid + random: the folder a render writes OUT's files in before moving them
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,12 @@ def clip_requests(script: Script, cast: dict[str, Voice]) -> list[ClipRequest]:
 
 
 @contextmanager
-def _clip_cache(options: RenderOptions) -> Iterator[ContentCache]:
+def _clip_cache(options: RenderOptions, config: RenderConfig) -> Iterator[ContentCache]:
     if options.use_cache:
-        yield ContentCache(options.cache_dir)
+        cache = ContentCache(options.cache_dir, max_bytes=cache_cap_bytes(config.cache_max_gb))
+        yield cache
+        # After the outputs are in place, never before: what this render used is pinned, but only until now.
+        cache.evict()
         return
     with tempfile.TemporaryDirectory(prefix="podforge-nocache-") as tmp:
         yield ContentCache(Path(tmp))
@@ -145,7 +151,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         prepare_out(options.out_dir)  # before minutes of synthesis, not after
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
-    with _clip_cache(options) as cache:
+    with _clip_cache(options, config) as cache:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
             requests = clip_requests(script, checked.cast)
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
@@ -185,7 +191,8 @@ def _publish(
     script, timeline = job.script, job.timeline
     stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".podforge-", dir=options.out_dir))
+    _remove_dead_staging(options.out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
     try:
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
@@ -248,6 +255,16 @@ def _talking_heads(
     return talking
 
 
+def _remove_dead_staging(out_dir: Path) -> None:
+    """Remove staging folders that killed renders left in OUT; a live render's (another process) stays."""
+    import psutil
+
+    for folder in out_dir.glob(f"{STAGING_PREFIX}*-*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _options_record(options: RenderOptions) -> dict[str, object]:
     return {
         "audio_only": options.audio_only,
@@ -268,7 +285,7 @@ def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript) ->
     def clip(key: str) -> np.ndarray:
         array = cache.get_array(CLIP_KIND, key)
         if array is None:
-            raise FileNotFoundError(f"clip {key} vanished from the cache during the render")
+            raise RenderError(f"clip {key} vanished from the cache during the render; render again")
         return array
 
     def music(bed: MusicSegment) -> np.ndarray:

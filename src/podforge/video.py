@@ -8,7 +8,6 @@ cached under the hash of everything it is made from.
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +68,7 @@ def publish_video(
     """Write the episode MP4 at `path`; returns what the metrics should record."""
     choice = job.encoder or select_encoder(job.video.encoder)
     key = job.key(choice.name)
-    cached = cache.get_file("videos", key, ".mp4")
-    if cached is not None:
-        shutil.copyfile(cached, path)
+    if cache.copy_to("videos", key, ".mp4", path):
         return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": True}
     frames = _encode(path, job, choice, cache, on_frames)
     if job.cover:

@@ -3,6 +3,11 @@
 Each word becomes a harmonic burst with an attack/decay envelope, so the
 result has speech-like energy, gaps between words and a predictable length
 (about 65 ms per letter), without loading any model.
+
+Voices named `jitter…` are the exception, on purpose: like piper, which
+speaks one sentence in 60,672 samples in one run and 61,184 in the next,
+each call ends every sentence in a random 0-50 ms of extra silence, so tests
+can show that concurrent renders never mix each other's clips.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ SAMPLE_RATE = 24_000
 VOICES = {"a": 120.0, "b": 210.0, "c": 160.0}
 SECONDS_PER_LETTER = 0.065
 WORD_GAP_SECONDS = 0.08
+JITTER_PREFIX = "jitter"
+JITTER_SECONDS = 0.05
 
 
 class FakeEngine:
@@ -26,6 +33,7 @@ class FakeEngine:
 
     def __init__(self, voice: str = "a") -> None:
         self.pitch = VOICES.get(voice, 100.0 + zlib.crc32(voice.encode()) % 150)
+        self.jitter = np.random.default_rng() if voice.startswith(JITTER_PREFIX) else None
 
     def synthesize(self, text: str, settings: VoiceSettings) -> Iterator[AudioChunk]:
         for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
@@ -37,6 +45,8 @@ class FakeEngine:
         parts = []
         for word in re.findall(r"\w+", sentence):
             parts += [self._word(len(word) * SECONDS_PER_LETTER / settings.speed), gap]
+        if self.jitter is not None:
+            parts.append(np.zeros(int(self.jitter.integers(0, int(JITTER_SECONDS * SAMPLE_RATE))), np.float32))
         return np.concatenate(parts) if parts else gap
 
     def _word(self, seconds: float) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The voicing stage: speech requests → clips in the cache, each synthesized once.
 
 Clips are streamed sentence by sentence into the cache and never all held in
-memory; only their lengths come back. Missing clips are spread over worker
+memory; only their lengths come back, those of the clips the cache holds (the
+first stored wins when two renders voice the same line at once). Missing clips are spread over worker
 processes (each loads each engine once), since one engine uses one core.
 """
 
@@ -81,8 +82,10 @@ def _synthesize_into(
     request: ClipRequest, key: str, cache_root: str, sample_rate: int, device: OnnxDevice | None = None
 ) -> int:
     clip = synthesize_clip(request, sample_rate, device)
-    ContentCache(Path(cache_root)).put_array(CLIP_KIND, key, clip)
-    return int(clip.shape[0])
+    # Another render may have voiced the same key meanwhile, differently (engines are not deterministic): the
+    # first clip stored is the one every render mixes, so plan with its length, not this one's.
+    stored = ContentCache(Path(cache_root)).put_array(CLIP_KIND, key, clip)
+    return int(stored.shape[0])
 
 
 def clip_length(cache: ContentCache, key: str) -> int | None:
