@@ -6,13 +6,15 @@ result has speech-like energy, gaps between words and a predictable length
 
 Voices named `jitter…` are the exception, on purpose: like piper, which
 speaks one sentence in 60,672 samples in one run and 61,184 in the next,
-each call ends every sentence in a random 0-50 ms of extra silence, so tests
-can show that concurrent renders never mix each other's clips.
+each call ends every sentence in a random 0-50 ms of extra silence, and
+takes a real engine's time (0.1 s a sentence), so tests can show that
+concurrent renders voicing the same lines never mix each other's clips.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from collections.abc import Iterator
 
@@ -26,6 +28,7 @@ SECONDS_PER_LETTER = 0.065
 WORD_GAP_SECONDS = 0.08
 JITTER_PREFIX = "jitter"
 JITTER_SECONDS = 0.05
+JITTER_LATENCY_SECONDS = 0.1
 
 
 class FakeEngine:
@@ -46,6 +49,7 @@ class FakeEngine:
         for word in re.findall(r"\w+", sentence):
             parts += [self._word(len(word) * SECONDS_PER_LETTER / settings.speed), gap]
         if self.jitter is not None:
+            time.sleep(JITTER_LATENCY_SECONDS)
             parts.append(np.zeros(int(self.jitter.integers(0, int(JITTER_SECONDS * SAMPLE_RATE))), np.float32))
         return np.concatenate(parts) if parts else gap
 
