@@ -208,3 +208,29 @@ def test_temporary_files_of_dead_writers_are_swept(tmp_path):
     alive.write_bytes(b"being written")
     cache.evict()
     assert not dead.exists() and alive.exists() and (folder / "ab12.npy").exists()
+
+
+def test_a_clip_voiced_again_after_eviction_is_aligned_again(tmp_path):
+    """Alignments are keyed by the clip's content too: a jittery voice's second take (after the first was evicted)
+    is another clip, not the first one's timings."""
+    from podforge.align import align_timeline
+    from podforge.timeline import SpeakerInfo, SpeechSegment, Timeline
+    from podforge.voices.synth import CLIP_KIND, ClipRequest, voice_clips
+
+    cache, text = ContentCache(tmp_path), "Welcome to the show."
+    timings = []
+    for _ in range(2):
+        for _ in range(5):  # another take of another length (equal ones are a 1-in-1200 chance)
+            cache.remove(CLIP_KIND, ClipRequest("fake:jitter", text).key(48_000))
+            voiced = voice_clips([ClipRequest("fake:jitter", text)], cache, 48_000, workers=1)
+            key = voiced.keys[0]
+            length = voiced.lengths[key]
+            if not timings or length != timings[0][0]:
+                break
+        segment = SpeechSegment(0, length, 1, "A", "fake:jitter", text, text, key)
+        timeline = Timeline("T", 48_000, length, {"A": SpeakerInfo("A", "fake:jitter", "#e4572e")}, (segment,))
+        timings.append((length, align_timeline(timeline, cache, workers=1).words[key]))
+    (first_length, first), (second_length, second) = timings
+    assert first_length != second_length
+    assert max(word.end for word in first) <= first_length and max(word.end for word in second) <= second_length
+    assert len([e for e in cache.entries() if e.kind == "align"]) == 2  # two takes, two alignments

@@ -82,6 +82,16 @@ def read_sealed(path: Path, consume: Callable[[HashingReader], T]) -> T:
     return result
 
 
+def sealed_digest(path: Path) -> str | None:
+    """The digest in the header (not checked against the payload: reading the payload does that)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(HEADER_BYTES)
+    except OSError:
+        return None
+    return header[len(MAGIC) :].hex() if len(header) == HEADER_BYTES and header.startswith(MAGIC) else None
+
+
 def write_sealed(dest: Path, fill: Callable[[HashingWriter], object]) -> bool:
     """Write a sealed file at ``dest`` unless one is already there; returns whether this one is now ``dest``."""
     tmp = create_temp(dest)

@@ -74,15 +74,22 @@ def align_clip(samples: npt.NDArray[np.float32], text: str, sample_rate: int = 4
     return _energy_fallback(mono, words, sample_rate)
 
 
-def _cache_key(clip_key: str, text: str) -> str:
-    return content_key(kind=ALIGN_KIND, clip=clip_key, text=text, version=ALIGN_VERSION)
+def _cache_key(clip_key: str, text: str, clip_digest: str | None = None) -> str:
+    # With the clip's content digest: a clip evicted and voiced again by a non-deterministic engine is another clip.
+    content = {"content": clip_digest} if clip_digest else {}
+    return content_key(kind=ALIGN_KIND, clip=clip_key, text=text, version=ALIGN_VERSION, **content)
 
 
 def aligned_words(
-    cache: ContentCache, clip_key: str, samples: npt.NDArray[np.float32], text: str, sample_rate: int = 48000
+    cache: ContentCache,
+    clip_key: str,
+    samples: npt.NDArray[np.float32],
+    text: str,
+    sample_rate: int = 48000,
+    clip_digest: str | None = None,
 ) -> tuple[WordTiming, ...]:
     """`align_clip`, computed once per (clip, text) and kept as JSON in the content cache."""
-    key = _cache_key(clip_key, text)
+    key = _cache_key(clip_key, text, clip_digest)
     cached = _read_cached(cache, key)
     if cached is not None:
         return cached
@@ -247,22 +254,28 @@ def _align_batch(
     cache = ContentCache(Path(cache_root))
     results: list[tuple[str, tuple[tuple[WordTiming, ...], list[list[Any]]]]] = []
     for clip_key, text in batch:
-        samples = cache.get_array(CLIP_KIND, clip_key)
+        digest, samples = cache.digest(CLIP_KIND, clip_key), cache.get_array(CLIP_KIND, clip_key)
         if samples is None:
             results.append((clip_key, ((), [])))
             continue
-        words = aligned_words(cache, clip_key, samples, text, sample_rate)
+        words = aligned_words(cache, clip_key, samples, text, sample_rate, digest)
         results.append((clip_key, (words, keys_to_json(mouth_keys(words, samples, sample_rate)))))
     return results
 
 
 def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0) -> Timeline:
     """The timeline with word and phone timings and mouth keys for every speech clip (alignment cached per clip)."""
+    from .voices.synth import CLIP_KIND
+
     jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     # Clips aligned before only need their JSON read (and mouth keys, milliseconds each): worker processes for
     # them would cost a warm render more than the work itself.
-    known = [(clip, text) for clip, text in jobs.items() if cache.has(ALIGN_KIND, _cache_key(clip, text), ".json")]
+    known = [
+        (clip, text)
+        for clip, text in jobs.items()
+        if cache.has(ALIGN_KIND, _cache_key(clip, text, cache.digest(CLIP_KIND, clip)), ".json")
+    ]
     found = dict(work(known))
     todo = {clip: text for clip, text in jobs.items() if clip not in found}
     found.update(run_in_lanes(todo, work, group=lambda text: "align", weight=len, workers=workers))

@@ -33,7 +33,16 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._sealed import Corrupt, HashingReader, copy_in, copy_payload, discard, read_sealed, write_sealed
+from ._sealed import (
+    Corrupt,
+    HashingReader,
+    copy_in,
+    copy_payload,
+    discard,
+    read_sealed,
+    sealed_digest,
+    write_sealed,
+)
 from .config import CACHE_MAX_GB
 from .errors import ConfigError
 
@@ -140,6 +149,11 @@ class ContentCache:
     def has(self, kind: str, key: str, suffix: str = ".npy") -> bool:
         """Whether an entry is present (not verified: reading it may still find it broken)."""
         return self._path(kind, key, suffix).is_file()
+
+    def digest(self, kind: str, key: str, suffix: str = ".npy") -> str | None:
+        """The SHA-256 of an entry's content, from its header: names what is stored, where the key names what
+        was asked for (two syntheses of one key by a non-deterministic engine differ)."""
+        return sealed_digest(self._path(kind, key, suffix))
 
     def remove(self, kind: str, key: str, suffix: str = ".npy") -> None:
         self._path(kind, key, suffix).unlink(missing_ok=True)
