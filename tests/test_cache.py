@@ -174,16 +174,18 @@ def test_least_recently_used_entries_go_first(
 
 def test_eviction_never_removes_what_this_process_used_nor_what_another_used_recently(tmp_path):
     writer = ContentCache(tmp_path)
-    for key in ("aa01", "aa02", "aa03"):
+    for key in ("aa01", "aa02", "aa03", "aa04"):
         writer.put_array("clips", key, np.zeros(1000, np.float32))
     paths = {e.key: e.path for e in writer.entries()}
-    _age([paths["aa01"], paths["aa02"]], IN_USE_SECONDS + 60)
+    _age([paths["aa01"], paths["aa02"], paths["aa04"]], IN_USE_SECONDS + 60)
     user = ContentCache(tmp_path, max_bytes=0)
     assert user.get_array("clips", "aa01") is not None
+    user.pin("clips", "aa04")  # what this render's worker processes wrote
     _age([paths["aa01"]], IN_USE_SECONDS + 60)  # as if read long ago in this same (long) render
     assert user.evict() > 0
-    # aa01: used by this render; aa03: written by another process moments ago; aa02: neither, so it goes.
-    assert sorted(e.key for e in user.entries()) == ["aa01", "aa03"]
+    # aa01: read by this render; aa04: pinned by it; aa03: written by another process moments ago; aa02: none
+    # of these, so it goes.
+    assert sorted(e.key for e in user.entries()) == ["aa01", "aa03", "aa04"]
 
 
 def test_the_cap_comes_from_the_config_and_a_bad_env_value_is_refused(run_cli, tmp_path, monkeypatch):

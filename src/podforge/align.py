@@ -271,11 +271,10 @@ def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0)
     work = partial(_align_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     # Clips aligned before only need their JSON read (and mouth keys, milliseconds each): worker processes for
     # them would cost a warm render more than the work itself.
-    known = [
-        (clip, text)
-        for clip, text in jobs.items()
-        if cache.has(ALIGN_KIND, _cache_key(clip, text, cache.digest(CLIP_KIND, clip)), ".json")
-    ]
+    keys = {clip: _cache_key(clip, text, cache.digest(CLIP_KIND, clip)) for clip, text in jobs.items()}
+    for key in keys.values():
+        cache.pin(ALIGN_KIND, key, ".json")  # written by worker processes, used by this render
+    known = [(clip, text) for clip, text in jobs.items() if cache.has(ALIGN_KIND, keys[clip], ".json")]
     found = dict(work(known))
     todo = {clip: text for clip, text in jobs.items() if clip not in found}
     found.update(run_in_lanes(todo, work, group=lambda text: "align", weight=len, workers=workers))

@@ -150,6 +150,10 @@ class ContentCache:
         """Whether an entry is present (not verified: reading it may still find it broken)."""
         return self._path(kind, key, suffix).is_file()
 
+    def pin(self, kind: str, key: str, suffix: str = ".npy") -> None:
+        """Keep an entry from this instance's eviction though another process (a worker) wrote or read it."""
+        self.used.add(self._path(kind, key, suffix))
+
     def digest(self, kind: str, key: str, suffix: str = ".npy") -> str | None:
         """The SHA-256 of an entry's content, from its header: names what is stored, where the key names what
         was asked for (two syntheses of one key by a non-deterministic engine differ)."""

@@ -103,6 +103,8 @@ def voice_clips(
     device: OnnxDevice | None = None,
 ) -> VoicingResult:
     keys = tuple(request.key(sample_rate) for request in requests)
+    for key in keys:
+        cache.pin(CLIP_KIND, key)  # worker processes write them: this process must still know they are in use
     lengths: dict[str, int] = {}
     for key in set(keys):
         if (length := clip_length(cache, key)) is not None:
