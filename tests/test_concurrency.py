@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from media import audio_stream_info, decoded, loudness
 from podforge.cache import ContentCache
 from podforge.timeline import SpeechSegment, Timeline
@@ -67,8 +69,8 @@ def _script(folder: Path, name: str, title: str, first: str) -> Path:
     return path
 
 
-def _render(script: Path, out: Path, config: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out), "-c", str(config)]
+def _render(script: Path, out: Path, config: Path, *extra: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out), "-c", str(config), *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
 
 
@@ -110,3 +112,30 @@ def test_parallel_renders_share_one_cache(tmp_path, isolated_cache, run_cli):
     misses = [json.loads((out / f"{s.stem}.metrics.json").read_text())["stages"][1]["cache_misses"] for s, out in jobs]
     print(f"voices cache misses in the parallel renders (same, same, other): {misses}")
     assert sum(misses) >= 4  # every distinct line voiced at least once (two lines are in both scripts)
+
+
+@pytest.mark.slow
+def test_two_piper_renders_of_one_script_at_once_agree(tmp_path, isolated_cache):
+    """The real non-deterministic engine: piper's takes of one sentence differ in length from run to run."""
+    pytest.importorskip("piper")
+    script = tmp_path / "piper.md"
+    script.write_text(
+        "---\nspeakers:\n  JOE: {voice: 'piper:joe'}\n---\nJOE: Two renders at once share one cache.\n"
+        "JOE: Each mixes the take that was kept.\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "one.yaml"
+    config.write_text("workers: 1\n")
+    outs = [tmp_path / "p1", tmp_path / "p2"]
+    procs = [_render(script, out, config, "--audio-only") for out in outs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    # Both checked the cache before either had loaded piper, so both voiced both lines: a real race.
+    assert [metrics_of(out, "piper")["voices"]["cache_misses"] for out in outs] == [2, 2]
+    timelines = [Timeline.from_json((out / "piper.timeline.json").read_text()) for out in outs]
+    assert timelines[0].to_json() == timelines[1].to_json()
+    cache = ContentCache(isolated_cache)
+    for seg in timelines[0].of_kind(SpeechSegment):
+        clip = cache.get_array(CLIP_KIND, seg.clip)
+        assert clip is not None and seg.length == clip.shape[0]
