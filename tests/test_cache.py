@@ -71,6 +71,12 @@ def test_entries_round_trip_and_carry_their_checksum(tmp_path):
     assert (tmp_path / "out.bin").read_bytes() == source.read_bytes()
     assert cache.get_array("clips", "none") is None and not cache.copy_to("videos", "x", ".mp4", tmp_path / "x")
     assert broken_entries(tmp_path) == [] and cache.corrupt == 0
+    # A plain copy for what must be read by path: verified, at the same path each time, never an entry itself.
+    plain = cache.get_file("videos", "ef56", ".mp4")
+    assert plain is not None and plain.read_bytes() == source.read_bytes()
+    assert cache.get_file("videos", "ef56", ".mp4") == plain and len(list(cache.entries())) == 3
+    damage(cache._path("videos", "ef56", ".mp4"), "flip")
+    assert cache.get_file("videos", "ef56", ".mp4") is None and cache.corrupt == 1
 
 
 @pytest.mark.parametrize("how", ["truncate", "flip"])

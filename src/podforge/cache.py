@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ._atomic import create_temp
 from ._sealed import (
     Corrupt,
     HashingReader,
@@ -52,6 +53,7 @@ CAP_ENV = "PODFORGE_CACHE_MAX_GB"
 IN_USE_SECONDS = 3600.0  # another process may still be rendering with an entry it touched this recently
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
 _STALE_TEMP_SECONDS = 86_400.0
+PLAIN_DIR = "files"  # verified plain copies handed out by get_file (root/files/kind/xx/key.ext)
 
 T = TypeVar("T")
 
@@ -145,6 +147,22 @@ class ContentCache:
             dest.unlink(missing_ok=True)
             return False
         return True
+
+    def get_file(self, kind: str, key: str, suffix: str) -> Path | None:
+        """A verified plain copy of an entry at a path that stays the same, for what must be read by path (a cover
+        that renders embed and name in their settings); None when absent or broken. Entries themselves carry a
+        header, so their own paths are never handed out."""
+        plain = self.root / PLAIN_DIR / kind / key[:2] / f"{key}{suffix}"  # one level deeper than entries
+        try:
+            plain.parent.mkdir(parents=True, exist_ok=True)
+            tmp = create_temp(plain)
+        except OSError as exc:
+            log.warning("could not copy cache entry %s/%s out (%s)", kind, key, exc)
+            return None
+        if not self.copy_to(kind, key, suffix, tmp):
+            return None
+        os.replace(tmp, plain)  # readers of the previous copy keep it: same bytes, verified afresh
+        return plain
 
     def has(self, kind: str, key: str, suffix: str = ".npy") -> bool:
         """Whether an entry is present (not verified: reading it may still find it broken)."""
