@@ -75,6 +75,9 @@ def test_entries_round_trip_and_carry_their_checksum(tmp_path):
     plain = cache.get_file("videos", "ef56", ".mp4")
     assert plain is not None and plain.read_bytes() == source.read_bytes()
     assert cache.get_file("videos", "ef56", ".mp4") == plain and len(list(cache.entries())) == 3
+    _age([plain], IN_USE_SECONDS + 10)
+    ContentCache(tmp_path).evict()  # an old plain copy is swept (it is made again on demand), the entry stays
+    assert not plain.exists() and cache.get_file("videos", "ef56", ".mp4") == plain and plain.exists()
     damage(cache._path("videos", "ef56", ".mp4"), "flip")
     assert cache.get_file("videos", "ef56", ".mp4") is None and cache.corrupt == 1
 

@@ -162,6 +162,7 @@ class ContentCache:
         if not self.copy_to(kind, key, suffix, tmp):
             return None
         os.replace(tmp, plain)  # readers of the previous copy keep it: same bytes, verified afresh
+        self.used.add(plain)
         return plain
 
     def has(self, kind: str, key: str, suffix: str = ".npy") -> bool:
@@ -275,6 +276,12 @@ class ContentCache:
             match = _TEMP.match(path.name)
             if match and (not psutil.pid_exists(int(match.group(1))) or stat.st_mtime < stale):
                 path.unlink(missing_ok=True)
+        # get_file's plain copies are made again on demand: keep them only while a render may be reading them.
+        recent = time.time() - IN_USE_SECONDS
+        for path in self.root.glob(f"{PLAIN_DIR}/*/*/*"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < recent and path not in self.used:
+                    path.unlink()
 
     def clear(self) -> int:
         """Remove every entry; returns how many bytes were freed."""
