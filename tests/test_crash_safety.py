@@ -43,7 +43,12 @@ def _write(folder: Path, version: int) -> Path:
 
 
 def _staging(out: Path) -> list[Path]:
-    return list(out.glob(".podforge-*")) if out.exists() else []
+    """Staging folders (the probe file that checks OUT is writable is no render's staging)."""
+    return [p for p in out.glob(".podforge-*") if p.is_dir()] if out.exists() else []
+
+
+def _leftovers(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.name.startswith(".podforge-")]
 
 
 def _files(folder: Path) -> int:
@@ -134,7 +139,7 @@ def _crash_and_recover(tmp_path: Path, cache: Path, run_cli: object, delays: lis
 def _assert_recovered(result: dict[str, object], cache: Path) -> dict[str, dict[str, object]]:
     out = result["out"]
     assert isinstance(out, Path)
-    assert _staging(out) == []  # the killed renders' staging folders were removed
+    assert _leftovers(out) == []  # the killed renders' staging folders were removed
     timeline = Timeline.from_json((out / "crash.timeline.json").read_text())
     for ext in ("mp3", "mp4"):
         assert abs(audio_stream_info(out / f"crash.{ext}")[2] - timeline.seconds) < 0.1
@@ -163,3 +168,21 @@ def test_renders_killed_at_random_moments_never_leave_a_truncated_output(tmp_pat
     print(f"faults injected: {result['kills']}")
     stages = _assert_recovered(result, isolated_cache)
     assert stages["voices"]["cache_hits"] > 0
+
+
+def test_a_render_removes_what_killed_renders_left_in_out_and_nothing_else(tmp_path, run_cli):
+    out = tmp_path / "out"
+    dead, live = out / ".podforge-999999999-abcd1234", out / f".podforge-{os.getpid()}-abcd1234"
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+        (folder / "crash.mp3").write_bytes(b"half an mp3")
+    old_probe, new_probe = out / ".podforge-probe-old", out / ".podforge-probe-new"
+    old_probe.touch()
+    new_probe.touch()
+    os.utime(old_probe, (time.time() - 120, time.time() - 120))
+    (tmp_path / "fake.yaml").write_text("tts_engine: fake\n")
+    code, _, err = run_cli("render", _write(tmp_path, 1), "-o", out, "--audio-only", "-c", tmp_path / "fake.yaml")
+    assert code == 0, err
+    # Another live render's staging folder and a probe that may be in use stay; a dead render's leftovers go.
+    assert sorted(p.name for p in _leftovers(out)) == sorted([live.name, new_probe.name])
+    assert _whole(out / "crash.mp3")

@@ -8,10 +8,12 @@ that was killed is removed by the next render into the same OUT.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -263,6 +265,11 @@ def _remove_dead_staging(out_dir: Path) -> None:
         pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
         if folder.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
+    # The writability probe (_outdir) lives for microseconds; one a minute old was left by a killed render.
+    for probe in out_dir.glob(f"{STAGING_PREFIX}probe-*"):
+        with contextlib.suppress(OSError):
+            if probe.is_file() and time.time() - probe.stat().st_mtime > 60:
+                probe.unlink()
 
 
 def _options_record(options: RenderOptions) -> dict[str, object]:
