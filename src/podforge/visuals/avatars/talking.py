@@ -30,7 +30,7 @@ import numpy as np
 from ...audio.dsp import resample
 from ...cache import ContentCache, content_key
 from ...config import AvatarEngineConfig
-from ...errors import EngineError
+from ...errors import EngineError, RenderError
 from ...timeline import SpeechSegment, Timeline
 from ...voices.synth import CLIP_KIND
 from .. import cards
@@ -224,7 +224,7 @@ def _render(
 def _clip_audio(cache: ContentCache, seg: SpeechSegment) -> np.ndarray:
     audio = cache.get_array(CLIP_KIND, seg.clip)
     if audio is None:
-        raise FileNotFoundError(f"clip {seg.clip} vanished from the cache during the render")
+        raise RenderError(f"clip {seg.clip} vanished from the cache during the render; render again")
     return np.asarray(audio, np.float32).reshape(-1)
 
 
