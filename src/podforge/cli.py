@@ -104,6 +104,33 @@ def check(
 
 
 @app.command()
+def takes(
+    script: ScriptArg,
+    line: Annotated[
+        int, typer.Argument(help="the script line number where the spoken line starts", show_default=False)
+    ],
+    new: Annotated[bool, typer.Option("--new", help="record another take (next seed) and choose it")] = False,
+    choose: Annotated[int | None, typer.Option("--choose", help="choose take N (1 is the script's own)")] = None,
+    speed: Annotated[float, typer.Option("--speed", help="with --new: speed factor of the new take")] = 1.0,
+    voice: Annotated[str | None, typer.Option("--voice", help="with --new: another voice id for it")] = None,
+) -> None:
+    """List, add or choose takes of one line; `podforge render` voices the chosen take."""
+    from . import takes as lib
+    from .pipeline import check as check_script
+
+    parsed = check_script(script, video=False).script
+    if new:
+        result = lib.new_take(parsed, line, speed, voice)
+    elif choose is not None:
+        result = lib.choose_take(parsed, line, choose)
+    else:
+        result = lib.list_takes(parsed, line)
+    for number, take in enumerate(result.takes, start=1):
+        mark = "*" if number == result.chosen else " "
+        out.print(f"{mark} take {number}: seed {take.seed}, speed x{take.speed:g}, voice {take.voice or 'cast'}")
+
+
+@app.command()
 def publish(
     show: Annotated[Path, typer.Argument(help="the show folder: show.yaml and episode scripts", show_default=False)],
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="the site folder (replaced whole)")] = Path("site"),

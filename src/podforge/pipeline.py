@@ -34,6 +34,7 @@ from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, v
 from .plan import PlanInputs, plan_timeline
 from .script.model import Script
 from .script.parser import load_script_leniently
+from .takes import apply_takes
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
 from .video import VideoJob, check_window, publish_video
@@ -155,7 +156,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     rate = config.output.sample_rate
     with _clip_cache(options, config) as cache:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
-            requests = clip_requests(script, checked.cast)
+            requests = apply_takes(script, clip_requests(script, checked.cast))  # the chosen takes
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
             voiced = voice_clips(
                 requests, cache, rate, workers=config.workers, on_progress=progress, device=devices.onnx

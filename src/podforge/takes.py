@@ -1,0 +1,145 @@
+"""Takes: alternative voicings of one line, recorded beside the script in ``<stem>.takes.json``.
+
+A take is a (seed, speed, voice) variation of a line's clip request. Lines are keyed by the hash of
+speaker and spoken text, so editing other lines (or moving this one) never disturbs its takes, while
+rewording the line starts it afresh. Take 1 is always the line as the script voices it; the chosen
+take replaces only that line's ClipRequest, so a re-render misses the cache for that line alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ._atomic import atomic_write_text
+from .errors import ConfigError, EngineError, Location, ScriptError
+from .script.model import Line, Script
+from .voices.registry import check_voice
+from .voices.synth import ClipRequest
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Take:
+    seed: int = 0
+    speed: float = 1.0  # a factor on the line's own speed
+    voice: str | None = None  # an engine voice id replacing the speaker's, e.g. "piper:joe"
+
+
+ORIGINAL = Take()
+
+
+@dataclass(frozen=True)
+class LineTakes:
+    line: int  # where the line was when last touched (for people reading the file)
+    takes: tuple[Take, ...] = (ORIGINAL,)
+    chosen: int = 1  # 1-based
+
+    @property
+    def take(self) -> Take:
+        return self.takes[self.chosen - 1]
+
+
+def line_hash(line: Line) -> str:
+    return hashlib.sha256(f"{line.speaker}\n{line.spoken}".encode()).hexdigest()[:16]
+
+
+def takes_path(script_path: Path) -> Path:
+    return script_path.with_name(f"{script_path.stem}.takes.json")
+
+
+def load_takes(script_path: Path) -> dict[str, LineTakes]:
+    """The sidecar's takes by line hash; none when there is no sidecar; ConfigError naming it when malformed."""
+    path = takes_path(script_path)
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {key: _line_takes(value) for key, value in raw["lines"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path.name}: not a takes file ({exc}); fix it or delete it to start over") from exc
+
+
+def _line_takes(raw: dict[str, Any]) -> LineTakes:
+    takes = tuple(Take(int(t["seed"]), float(t["speed"]), t.get("voice") or None) for t in raw["takes"])
+    chosen = int(raw["chosen"])
+    if not takes or not 1 <= chosen <= len(takes) or any(not 0.25 <= t.speed <= 4.0 for t in takes):
+        raise ValueError("chosen take out of range or speed outside 0.25-4")
+    return LineTakes(int(raw["line"]), takes, chosen)
+
+
+def save_takes(script_path: Path, takes: dict[str, LineTakes]) -> None:
+    lines = {
+        key: {"line": t.line, "chosen": t.chosen, "takes": [asdict(take) for take in t.takes]}
+        for key, t in sorted(takes.items())
+    }
+    atomic_write_text(takes_path(script_path), json.dumps({"format": FORMAT, "lines": lines}, indent=2) + "\n")
+
+
+def find_line(script: Script, line_no: int) -> Line:
+    for line in script.lines:
+        if line.at.line == line_no:
+            return line
+    spoken = ", ".join(str(line.at.line) for line in script.lines[:12])
+    raise ScriptError.at(
+        Location(script.path, line_no), f"no spoken line starts here; spoken lines start at lines {spoken}"
+    )
+
+
+def list_takes(script: Script, line_no: int) -> LineTakes:
+    line = find_line(script, line_no)
+    return load_takes(script.path).get(line_hash(line), LineTakes(line_no))
+
+
+def new_take(script: Script, line_no: int, speed: float = 1.0, voice: str | None = None) -> LineTakes:
+    """Record another take of the line (the next unused seed) and choose it; the render voices it."""
+    if not 0.25 <= speed <= 4.0:
+        raise ConfigError(f"--speed {speed}: a take's speed is a factor between 0.25 and 4")
+    if voice is not None:
+        try:
+            check_voice(voice)
+        except EngineError as exc:
+            raise ConfigError(f"--voice {voice}: {exc}; see podforge voices") from exc
+    line = find_line(script, line_no)
+    current = list_takes(script, line_no)
+    seed = max(t.seed for t in current.takes) + 1
+    updated = LineTakes(line_no, (*current.takes, Take(seed, speed, voice)), len(current.takes) + 1)
+    _store(script, line, updated)
+    return updated
+
+
+def choose_take(script: Script, line_no: int, number: int) -> LineTakes:
+    line = find_line(script, line_no)
+    current = list_takes(script, line_no)
+    if not 1 <= number <= len(current.takes):
+        raise ConfigError(f"--choose {number}: line {line_no} has takes 1 to {len(current.takes)}")
+    updated = replace(current, line=line_no, chosen=number)
+    _store(script, line, updated)
+    return updated
+
+
+def _store(script: Script, line: Line, updated: LineTakes) -> None:
+    takes = load_takes(script.path)
+    takes[line_hash(line)] = updated
+    save_takes(script.path, takes)
+
+
+def take_request(request: ClipRequest, take: Take) -> ClipRequest:
+    if take == ORIGINAL:
+        return request
+    voice = take.voice or request.voice_id
+    return replace(request, voice_id=voice, seed=take.seed, speed=round(request.speed * take.speed, 4))
+
+
+def apply_takes(script: Script, requests: Sequence[ClipRequest]) -> list[ClipRequest]:
+    """Each line's request with its chosen take laid over it (lines without takes unchanged)."""
+    takes = load_takes(script.path)
+    return [
+        take_request(request, takes[h].take) if (h := line_hash(line)) in takes else request
+        for line, request in zip(script.lines, requests, strict=True)
+    ]
