@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .cache import ContentCache, cache_cap_bytes
+from .script.model import Script
 from .validate import CheckedScript, spoken_rows
 from .voices.cast import VoiceBook
 from .voices.registry import ENGINES
@@ -21,6 +22,22 @@ def show_script(console: Console, checked: CheckedScript) -> None:
         table.add_row(str(row.line), row.what, row.who, row.text)
     console.print(table)
     show_cast(console, checked)
+
+
+def show_lexicon(console: Console, scripts: list[Script]) -> None:
+    """Per script: each line a lexicon entry changes, and how it is now said; then entries no line uses."""
+    used: set[str] = set()
+    for script in scripts:
+        for line in script.lines:
+            if line.respelled:
+                used.update(line.respelled)
+                entries = ", ".join(line.respelled)
+                console.print(f"{script.path.name}:{line.at.line}: {entries} -> {line.spoken}", markup=False)
+    known = {word for script in scripts for word in script.lexicon_words}
+    for word in sorted(known - used):
+        console.print(f"unused: {word} (no line says it)", markup=False)
+    changed = sum(1 for script in scripts for line in script.lines if line.respelled)
+    console.print(f"ok: {len(known)} entries, {changed} lines changed")
 
 
 def show_cast(console: Console, checked: CheckedScript) -> None:

@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="Inspect or empty the clip cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+lexicon_app = typer.Typer(help="The pronunciation lexicon (lexicon.yaml, front matter lexicon:).", no_args_is_help=True)
+app.add_typer(lexicon_app, name="lexicon")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 STATE = {"debug": False}
@@ -239,6 +241,21 @@ def studio(
 
     out.print(f"podforge studio on http://{host}:{port}/ over {folder.resolve()} (Ctrl+C stops it)")
     serve(folder, host, port, open_browser=not no_browser)
+
+
+@lexicon_app.command("check")
+def lexicon_check(
+    scripts: Annotated[list[Path] | None, typer.Argument(help="scripts (default: every .md here)")] = None,
+) -> None:
+    """Check the lexicon and list the lines each entry changes (the lines a render re-voices)."""
+    from ._cli_info import show_lexicon
+    from .errors import ConfigError
+    from .pipeline import check as check_script
+
+    paths = scripts or sorted(Path(".").glob("*.md"))
+    if not paths:
+        raise ConfigError("lexicon check: no scripts here; give one, e.g. podforge lexicon check episode.md")
+    show_lexicon(out, [check_script(path, video=False).script for path in paths])
 
 
 @cache_app.command("ls")

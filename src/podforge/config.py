@@ -244,6 +244,7 @@ class FrontMatter(_Strict):
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
+    lexicon: dict[str, str] = Field(default_factory=dict, description="word or phrase: how to say it")
     # What `podforge publish` puts in the feed; a plain render ignores them.
     episode: int | None = Field(default=None, ge=1, strict=True)
     season: int | None = Field(default=None, ge=1, strict=True)

@@ -53,7 +53,8 @@ def spoken_rows(script: Script, voices: dict[str, str]) -> list[SpokenRow]:
 
 def _describe(event: object, voices: dict[str, str]) -> tuple[str, str, str]:
     if isinstance(event, Line):
-        return "speak", f"{event.speaker} ({voices.get(event.speaker, '?')})", event.spoken
+        what = f"speak, lexicon: {', '.join(event.respelled)}" if event.respelled else "speak"
+        return what, f"{event.speaker} ({voices.get(event.speaker, '?')})", event.spoken
     if isinstance(event, Pause):
         return "pause", "", f"{event.seconds:g} s"
     if isinstance(event, MusicCue):

@@ -38,6 +38,7 @@ class Line:
     spoken: str
     at: Span
     direction: str = ""
+    respelled: tuple[str, ...] = ()  # the lexicon entries that changed what is said (script/lexicon.py)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Script:
     skipped: tuple[Skipped, ...] = field(default=())
     front_text: str = ""  # the YAML front matter as written, to point at its keys (1st key on line 2)
     voice_spans: dict[str, Span] = field(default_factory=dict)  # named voices in the front matter: where each is
+    lexicon_words: tuple[str, ...] = ()  # the words and phrases the lexicon respells
 
     @property
     def lines(self) -> tuple[Line, ...]:

@@ -17,6 +17,7 @@ from .cues import CueContext, CueProblem, classify_cue
 from .directions import is_direction, split_inline
 from .formats import is_podcastfy, podcastfy_to_labelled
 from .frontmatter import parse_front_matter, split_front_matter
+from .lexicon import Lexicon, load_lexicon
 from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
 from .preamble import is_end_marker, is_section_marker, is_title_line, title_of, unwrap
 from .speakers import SpeakerBook
@@ -83,7 +84,8 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
         if is_podcastfy("\n".join(body))
         else [(first_line + i, line) for i, line in enumerate(body)]
     )
-    reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems)
+    lexicon = load_lexicon(path.parent, front.lexicon, problems)
+    reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems, lexicon)
     for line_no, line in numbered:
         reader.feed(line_no, line)
     reader.flush()
@@ -95,13 +97,16 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
     book = reader.speakers
     speakers = book.finish()
     script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "",
-                    book.voice_spans())  # fmt: skip
+                    book.voice_spans(), tuple(w for w, _ in lexicon.entries))  # fmt: skip
     return script, problems
 
 
 class _BodyReader:
-    def __init__(self, path: Path, speakers: SpeakerBook, problems: list[tuple[Location, str]]) -> None:
+    def __init__(
+        self, path: Path, speakers: SpeakerBook, problems: list[tuple[Location, str]], lexicon: Lexicon
+    ) -> None:
         self.path = path
+        self.lexicon = lexicon
         self.speakers = speakers
         self.problems = problems
         self.events: list[Event] = []
@@ -250,9 +255,10 @@ class _BodyReader:
             return
         text = to_display(" ".join(self.buffer))
         self.buffer = []
-        spoken = to_speech(text)
+        said, respelled = self.lexicon.respell(text)
+        spoken = to_speech(said)
         if not re.search(r"\w", spoken):
             self.skipped.append(Skipped("empty", text, self.buffer_at))
             return
-        self.events.append(Line(self.current, text, spoken, self.buffer_at, self.direction))
+        self.events.append(Line(self.current, text, spoken, self.buffer_at, self.direction, respelled))
         self.has_spoken = True
