@@ -104,7 +104,7 @@ def test_metrics_schema(rendered):
     assert gpu["encoder"] is None and gpu["onnx"]["provider"] in {"CPUExecutionProvider", "CUDAExecutionProvider"}
     assert metrics["audio_seconds"] > 5 and 0 < metrics["realtime_factor"] < 5
     names = [s["name"] for s in metrics["stages"]]
-    assert names == ["parse", "voices", "plan", "audio", "publish"]
+    assert names == ["parse", "voices", "plan", "audio", "listen", "publish"]
     assert metrics["stages"][3]["cached"] is False and abs(metrics["stages"][3]["lufs"] + 16) <= 0.5
     voices = metrics["stages"][1]
     assert voices["cache_misses"] == 4 and voices["cache_hits"] == 0

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from .config import load_render_config
 from .errors import ConfigError
+from .listen import DEFAULT_THRESHOLD
 from .pipeline import ProgressEvent, RenderOptions, render
 
 
@@ -23,10 +24,12 @@ def run_render(
     video_flags: dict[str, object] | None = None,
     flags: dict[str, dict[str, object]] | None = None,
     preview: tuple[float, float] | None = None,
+    flag_threshold: float | None = DEFAULT_THRESHOLD,
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
-                            video_flags=video_flags or {}, flags=flags or {}, preview=preview)  # fmt: skip
+                            video_flags=video_flags or {}, flags=flags or {}, preview=preview,
+                            flag_threshold=flag_threshold)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
@@ -42,6 +45,7 @@ def run_render(
     for where, message in result.warnings:
         console.print(f"warning: {where}: {message}", markup=False, soft_wrap=True, highlight=False)
     _summary(Console(highlight=False, soft_wrap=True), result.metrics, result.outputs)
+    _flagged(Console(highlight=False, soft_wrap=True), script, result.metrics)
 
 
 def parse_window(text: str | None) -> tuple[float, float] | None:
@@ -65,3 +69,17 @@ def _summary(console: Console, metrics: dict[str, object], outputs: dict[str, Pa
     )
     for path in outputs.values():
         console.print(f"  {path}")
+
+
+def _flagged(console: Console, script: Path, metrics: dict[str, object]) -> None:
+    """The lines the listening check flagged, each with the command that re-voices it."""
+    flagged: list[dict[str, object]] = metrics.get("lines_flagged") or []  # type: ignore[assignment]
+    if not flagged:
+        return
+    console.print(f"listening check flagged {len(flagged)} line(s):", markup=False)
+    for line in flagged:
+        console.print(
+            f"  line {line['line']} ({line['speaker']}, WER {line['wer']}): heard {line['heard']!r}; "
+            f"new take: podforge takes {script} {line['line']} --new",
+            markup=False,
+        )

@@ -17,6 +17,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from .errors import PodforgeError
+from .listen import DEFAULT_THRESHOLD
 
 app = typer.Typer(
     add_completion=False,
@@ -63,6 +64,10 @@ def render(
         str | None, typer.Option(help="photo or illustrated: what a speaker gets when SadTalker/Wav2Lip fails")
     ] = None,
     preview: Annotated[str | None, typer.Option(help="only this stretch of the video, START-END seconds")] = None,
+    flag_threshold: Annotated[
+        float, typer.Option("--flag-threshold", help="listening check: flag lines heard with a higher word error rate")
+    ] = DEFAULT_THRESHOLD,
+    no_listen: Annotated[bool, typer.Option("--no-listen", help="skip the listening check")] = False,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
     from ._cli_render import parse_window, run_render
@@ -72,7 +77,8 @@ def render(
     sections: dict[str, dict[str, object]] = {"gpu": {"mode": gpu}, "avatar": {"fallback": avatar_fallback}}
     other = {name: values for name, values in sections.items() if all(v is not None for v in values.values())}
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags, flags=other, preview=parse_window(preview))  # fmt: skip
+               video_flags=video_flags, flags=other, preview=parse_window(preview),
+               flag_threshold=None if no_listen else flag_threshold)  # fmt: skip
 
 
 @app.command()

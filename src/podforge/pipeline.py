@@ -29,6 +29,7 @@ from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
+from .listen import DEFAULT_THRESHOLD, check_threshold, listen
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -76,6 +77,7 @@ class RenderOptions:
     # Other sections' flags, laid over the script and config: {"gpu": {"mode": "on"}, "avatar": {"fallback": ...}}
     flags: dict[str, dict[str, object]] = field(default_factory=dict)
     preview: tuple[float, float] | None = None  # render only this stretch of the video (seconds): a quick look
+    flag_threshold: float | None = DEFAULT_THRESHOLD  # the listening check (listen.py); None turns it off
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ def _clip_cache(options: RenderOptions, config: RenderConfig) -> Iterator[Conten
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
     if options.preview:
         check_window(options.preview)
+    if options.flag_threshold is not None:
+        check_threshold(options.flag_threshold)
     recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
         checked = check(script_path, options.config, options.video_flags, options.flags, video=not options.audio_only)
@@ -181,6 +185,22 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         return replace(result, warnings=checked.warnings)
 
 
+def _listen(
+    timeline: Timeline, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress
+) -> list[dict[str, object]]:
+    """The listening check's flagged lines (as JSON), or none when it is off."""
+    if options.flag_threshold is None:
+        return []
+    with recorder.stage("listen") as stage:
+        on_progress(ProgressEvent("listen", 0, 1))
+        heard = listen(timeline, cache, options.flag_threshold, workers=options.config.workers)
+        stage.count("lines_checked", heard.checked)
+        stage.count("clips_heard", heard.heard_now)
+        stage.set("threshold", options.flag_threshold)
+    on_progress(ProgressEvent("listen", 1, 1))
+    return heard.to_json()
+
+
 def _monitored_gpu(options: RenderOptions) -> GpuBackend | None:
     """The GPU whose use the stages record (NVML); none with --gpu off, which leaves the GPU alone."""
     gpu = with_flags(options.config, "gpu", options.flags.get("gpu", {})).gpu
@@ -204,6 +224,7 @@ def _publish(
                 stage.set(key, value)
         staged = dict(audio.paths)
         on_progress(ProgressEvent("audio", 1, 1))
+        flagged = _listen(timeline, cache, options, recorder, on_progress)
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
             talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
@@ -219,6 +240,7 @@ def _publish(
             script.title, timeline.seconds, options=_options_record(options), versions=versions(),
             gpu=devices.record(),
         )  # fmt: skip
+        metrics["lines_flagged"] = flagged
         staged["metrics"] = staging / f"{stem}.metrics.json"
         write_metrics(staged["metrics"], metrics)
         outputs = place(staged, options.out_dir)

