@@ -3,8 +3,10 @@
 pocketsphinx's bundled US English model recognises each clip against a loop over the line's own words,
 so it finds which of them the voice said, in what order; the word error rate against the text says
 how far the clip strays. A free recognition with the full language model hears as well on these
-voices but costs several times more (measured on the demo: 66 % of the synthesis time against 35 %
-with the loop at half frame rate, clean lines at WER <= 0.11, lines with every other word dropped >= 0.47).
+voices but costs about twice as much (measured on 8 demo lines: 66 % of the synthesis time against 35 %
+with the loop at half frame rate; on all 15 with hibari and piper, clean lines at WER <= 0.16 when words
+are compared by pronunciation, lines with every other word dropped >= 0.5). A lower word insertion
+probability or fewer Gaussians (topn 2) were faster but made clean lines score up to 0.76.
 Results are cached per clip, so a re-render hears only the clips it has just voiced.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._workers import run_in_lanes
-from .align import ALIGN_RATE, _dict_key, _ensure_words, _mono, text_words
+from .align import ALIGN_RATE, _ensure_words, _mono, text_words
 from .audio.dsp import resample
 from .cache import ContentCache, content_key
 from .errors import ConfigError
@@ -30,7 +32,7 @@ from .timeline import SpeechSegment, Timeline
 from .voices.registry import speaks_words
 
 LISTEN_KIND = "listen"
-LISTEN_VERSION = "1"
+LISTEN_VERSION = "2"
 DEFAULT_THRESHOLD = 0.3  # word error rate above which a line is flagged (see the figures above)
 _LOCK = threading.Lock()
 
@@ -82,11 +84,12 @@ def _recogniser() -> Any:
                    ds=2, beam=1e-30, wbeam=1e-20)  # fmt: skip
 
 
-def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -> tuple[str, ...]:
-    """The words of ``spoken`` the recogniser hears in ``samples``, in order (dictionary spellings)."""
+def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -> tuple[str, float]:
+    """The words of ``spoken`` the recogniser hears in ``samples``, in order, and their word error rate
+    (words compared by pronunciation, so "two" heard as "to" is no error)."""
     words = text_words(spoken)
     if not words:
-        return ()
+        return "", 0.0
     pcm = (np.clip(resample(_mono(samples), sample_rate, ALIGN_RATE), -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
     with _LOCK:
         decoder = _recogniser()
@@ -98,19 +101,22 @@ def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         hyp = decoder.hyp()
-    return tuple(hyp.hypstr.split()) if hyp is not None and hyp.hypstr else ()
+        heard = hyp.hypstr.split() if hyp is not None and hyp.hypstr else []
+        said = [decoder.lookup_word(key) or key for key in _ensure_words(decoder, words)]
+        wer = word_error_rate(said, [decoder.lookup_word(word) or word for word in heard])
+    return " ".join(heard), round(wer, 3)
 
 
-def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> list[tuple[str, str]]:
+def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> list[tuple[str, tuple[str, float]]]:
     from .voices.synth import CLIP_KIND
 
     cache = ContentCache(Path(cache_root))
     out = []
     for clip, spoken in batch:
         samples = cache.get_array(CLIP_KIND, clip)
-        heard = " ".join(hear_clip(samples, sample_rate, spoken)) if samples is not None else ""
-        cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard}))
-        out.append((clip, heard))
+        heard, wer = hear_clip(samples, sample_rate, spoken) if samples is not None else ("", 1.0)
+        cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard, "wer": wer}))
+        out.append((clip, (heard, wer)))
     return out
 
 
@@ -118,10 +124,11 @@ def _key(clip: str, spoken: str) -> str:
     return content_key(kind=LISTEN_KIND, clip=clip, text=spoken, version=LISTEN_VERSION)
 
 
-def _cached(cache: ContentCache, clip: str, spoken: str) -> str | None:
+def _cached(cache: ContentCache, clip: str, spoken: str) -> tuple[str, float] | None:
     path = cache.get_file(LISTEN_KIND, _key(clip, spoken), ".json")
     try:
-        return str(json.loads(path.read_text(encoding="utf-8"))["heard"]) if path else None
+        found = json.loads(path.read_text(encoding="utf-8")) if path else None
+        return (str(found["heard"]), float(found["wer"])) if found else None
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged entry is heard again
 
@@ -134,10 +141,9 @@ def listen(timeline: Timeline, cache: ContentCache, threshold: float, *, workers
     todo = {clip: text for clip, text in jobs.items() if clip not in heard}
     work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
     heard.update(run_in_lanes(todo, work, group=lambda text: "listen", weight=len, workers=workers))
-    flagged = []
-    for seg in segments:
-        expected = [_dict_key(word) for word in text_words(seg.spoken)]
-        wer = word_error_rate(expected, heard[seg.clip].split())
-        if wer > threshold:
-            flagged.append(FlaggedLine(seg.line, seg.speaker, seg.text, heard[seg.clip], round(wer, 3)))
-    return ListenResult(len(segments), len(todo), tuple(flagged))
+    flagged = tuple(
+        FlaggedLine(seg.line, seg.speaker, seg.text, *heard[seg.clip])
+        for seg in segments
+        if heard[seg.clip][1] > threshold
+    )
+    return ListenResult(len(segments), len(todo), flagged)

@@ -13,13 +13,18 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_write_text
 from .errors import ConfigError, EngineError, Location, ScriptError
 from .script.model import Line, Script
+from .voices.preview import VoicePreview
 from .voices.registry import check_voice
 from .voices.synth import ClipRequest
+
+if TYPE_CHECKING:
+    from .cache import ContentCache
+    from .validate import CheckedScript
 
 FORMAT = 1
 
@@ -143,3 +148,23 @@ def apply_takes(script: Script, requests: Sequence[ClipRequest]) -> list[ClipReq
         take_request(request, takes[h].take) if (h := line_hash(line)) in takes else request
         for line, request in zip(script.lines, requests, strict=True)
     ]
+
+
+def take_audio(checked: CheckedScript, line_no: int, number: int, cache: ContentCache) -> VoicePreview:
+    """One take of a line, voiced into the cache (where the render will find it) and returned to play."""
+    from .pipeline import clip_requests
+    from .voices.synth import CLIP_KIND, voice_clips
+
+    script = checked.script
+    line = find_line(script, line_no)
+    takes = list_takes(script, line_no)
+    if not 1 <= number <= len(takes.takes):
+        raise ConfigError(f"take {number}: line {line_no} has takes 1 to {len(takes.takes)}")
+    base = clip_requests(script, checked.cast)[script.lines.index(line)]
+    request = take_request(base, takes.takes[number - 1])
+    rate = checked.config.output.sample_rate
+    voice_clips([request], cache, rate, workers=1)
+    samples = cache.get_array(CLIP_KIND, request.key(rate))
+    if samples is None:
+        raise EngineError(f"take {number} of line {line_no} vanished from the cache")
+    return VoicePreview(request.voice_id, line.spoken, samples, rate, cached=True)

@@ -33,6 +33,7 @@ from ..errors import EngineError, InputError, PodforgeError, error_lines
 from ..video import check_window
 from . import workspace as wsp
 from .jobs import TERMINAL, JobOptions, JobStore, start_worker
+from .lines import ROUTES as LINE_ROUTES
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -350,6 +351,7 @@ ROUTES = [
     Route("/api/jobs/{id:int}/cancel", cancel_job, methods=["POST"]),
     Route("/api/jobs/{id:int}/events", job_events),
     Route("/files/{path:path}", serve_file),
+    *LINE_ROUTES,
 ]
 
 

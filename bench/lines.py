@@ -1,0 +1,58 @@
+"""Line-level production costs on the demo (audio only, each run a `podforge render` process):
+
+- the listening check's share of a cold render (listen stage seconds / render seconds; target <= 15 %),
+  and how many demo lines it flags (target 0);
+- a re-render after a new take of one line against the cold render (target <= 15 %), and its cache misses.
+    .venv/bin/python bench/lines.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from podforge.demo import demo_script
+from podforge.script.parser import load_script
+
+
+def render(script: Path, out: Path, env: dict[str, str]) -> tuple[float, dict[str, object]]:
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out), "--audio-only"]
+    subprocess.run(command, check=True, env=env, capture_output=True)
+    return time.perf_counter() - started, json.loads((out / f"{script.stem}.metrics.json").read_text())
+
+
+def stage(metrics: dict[str, object], name: str) -> dict[str, float]:
+    return next(s for s in metrics["stages"] if s["name"] == name)  # type: ignore[attr-defined,union-attr]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp, demo_script() as demo:
+        work = Path(tmp)
+        shutil.copytree(demo.parent, work / "show")  # the takes file goes beside the script
+        script = work / "show" / demo.name
+        env = {"PODFORGE_CACHE_DIR": str(work / "cache"), "PATH": str(Path(sys.executable).parent),
+               "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
+        cold_wall, cold = render(script, work / "cold", env)
+        listen = stage(cold, "listen")["wall_seconds"]
+        print(f"cold render {cold_wall:.1f} s ({cold['wall_seconds']:.1f} s inside) for {cold['audio_seconds']:.0f} s")
+        print(f"listening check {listen:.2f} s = {100 * listen / cold['wall_seconds']:.1f} % of the render; "
+              f"{len(cold['lines_flagged'])} lines flagged: {cold['lines_flagged']}")  # type: ignore[arg-type]
+        line = load_script(script).lines[3].at.line
+        subprocess.run([sys.executable, "-m", "podforge.cli", "takes", str(script), str(line), "--new"],
+                       check=True, env=env, capture_output=True)  # fmt: skip
+        take_wall, take = render(script, work / "take", env)
+        voices = stage(take, "voices")
+        print(f"new take of line {line}: re-render {take_wall:.1f} s = {100 * take_wall / cold_wall:.1f} % of cold "
+              f"(process) / {100 * take['wall_seconds'] / cold['wall_seconds']:.1f} % (inside); "
+              f"voices cache misses {voices['cache_misses']}, hits {voices['cache_hits']}")  # type: ignore[operator]
+
+
+if __name__ == "__main__":
+    main()
