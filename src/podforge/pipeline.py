@@ -193,7 +193,7 @@ def _listen(
         return []
     with recorder.stage("listen") as stage:
         on_progress(ProgressEvent("listen", 0, 1))
-        heard = listen(timeline, cache, options.flag_threshold, workers=options.config.workers)
+        heard = listen(timeline, cache, options.flag_threshold, workers=1)  # worker processes cost more to start
         stage.count("lines_checked", heard.checked)
         stage.count("clips_heard", heard.heard_now)
         stage.set("threshold", options.flag_threshold)
