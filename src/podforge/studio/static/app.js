@@ -348,7 +348,7 @@ async function showResult(job) {
   const [timeline, chapters] = await Promise.all([
     out.timeline ? fetch(out.timeline).then((r) => r.json()) : null,
     out.chapters ? fetch(out.chapters).then((r) => r.json()) : null]);
-  if (timeline) drawTranscript(timeline);
+  if (timeline) { drawTranscript(timeline); drawTimeline(timeline); }
   $("chapters").innerHTML = ((chapters && chapters.chapters) || []).filter((c) => c.startTime >= S.offset && c.startTime < S.until).map((c) =>
     `<li data-t="${c.startTime - S.offset}">${esc(c.title)} <span class="muted">${fmtTime(c.startTime)}</span></li>`).join("");
   $("chapters").querySelectorAll("li").forEach((li) => { li.onclick = () => seek(+li.dataset.t); });
