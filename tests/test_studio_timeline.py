@@ -1,4 +1,5 @@
-"""The studio's timeline view in headless Chromium: shapes where the timeline JSON puts them, click seeks."""
+"""The studio's timeline view and takes in headless Chromium: shapes where the timeline JSON puts them, a click
+seeks; a line gets a second take, which plays, and the first is chosen again."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def test_timeline_view_draws_the_render_and_seeks(browser_page: Any, tmp_path: P
             timeout=T,
         )
         screenshot(page, "studio-timeline")
+
+        page.locator("#spoken tr[data-line='9'] [data-testid=takes-button]").click()
+        panel = page.locator("[data-testid=takes-panel][data-line='9']")
+        panel.get_by_test_id("new-take").click()
+        panel.locator("[data-testid=take][data-number='2']").wait_for(timeout=T)
+        panel.locator("[data-testid=take][data-number='2'] button[data-act=play]").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=preview-audio]').src.endsWith('/takes/9/2.wav')"
+            " && document.querySelector('[data-testid=preview-audio]').currentTime > 0.1",
+            timeout=T,
+        )
+        panel.locator("[data-testid=take][data-number='1'] [data-testid=choose-take]").click()
+        page.locator("[data-testid=take].chosen[data-number='1']").wait_for(timeout=T)
+        takes = json.loads((folder / "tl.takes.json").read_text())["lines"]
+        assert [(t["line"], t["chosen"], len(t["takes"])) for t in takes.values()] == [(9, 1, 2)]
+        screenshot(page, "studio-takes")

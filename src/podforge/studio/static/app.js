@@ -139,9 +139,10 @@ function renderCheck(report) {
     list.appendChild(li);
   }
   const body = $("spoken").tBodies[0];
-  body.innerHTML = report.rows.map((r) => `<tr data-testid="spoken-row"><td>${r.line}</td>` +
-    `<td class="${r.what === "speak" ? "what-speak" : r.what.startsWith("skipped") ? "what-skip" : ""}">${esc(r.what)}</td>` +
+  body.innerHTML = report.rows.map((r) => `<tr data-testid="spoken-row" data-line="${r.line}" data-what="${esc(r.what)}"><td>${r.line}</td>` +
+    `<td class="${r.what.startsWith("speak") ? "what-speak" : r.what.startsWith("skipped") ? "what-skip" : ""}">${esc(r.what)}</td>` +
     `<td>${esc(r.who)}</td><td>${esc(r.text)}</td></tr>`).join("");
+  decorateTakes();
   renderCast(report.speakers);
   paint();
 }
@@ -339,6 +340,7 @@ async function showResult(job) {
   audio.hidden = !!out.mp4 || !out.mp3; if (out.mp3 && !out.mp4) audio.src = out.mp3;
   $("downloads").innerHTML = Object.entries(out).map(([k, url]) => `<li><a href="${esc(url)}" download data-testid="download">${esc(url.split("/").pop())}</a> <span class="muted">${k}</span></li>`).join("");
   drawMetrics(job.metrics);
+  drawFlagged(job.metrics);
   const o = job.options;
   const quick = o.preview_start != null && o.preview_end != null && !o.audio_only;
   S.offset = quick ? o.preview_start : 0;
