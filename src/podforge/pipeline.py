@@ -227,9 +227,8 @@ def _publish(
         flagged = _listen(timeline, cache, options, recorder, on_progress)
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
-            talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
             video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                 devices.encoder, talking, window=options.preview)  # fmt: skip
+                                 job.make_mix, job.config.workers)  # fmt: skip
             with recorder.stage("video") as stage:
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():

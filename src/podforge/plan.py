@@ -104,7 +104,14 @@ class _Planner:
         self.segments.append(
             SpeechSegment(self.cursor, end, line.at.line, line.speaker, voice, line.text, line.spoken, key)
         )
-        self.cursor = end
+        # What follows a line moves on in whole video frames, so an edit that changes a line's length shifts the
+        # rest of the episode by whole frames and the video chunks after it draw exactly as before (see chunks.py).
+        grid = self.frame_grid()
+        self.cursor = self.cursor + -(-(end - self.cursor) // grid) * grid
+
+    def frame_grid(self) -> int:
+        fps = self.inputs.config.video.fps
+        return self.rate // fps if self.rate % fps == 0 else 1
 
     def pause(self, pause: Pause) -> None:
         length = self.samples(pause.seconds)

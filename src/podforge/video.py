@@ -1,33 +1,33 @@
-"""The video stage: frames streamed from the timeline straight into the encoder.
+"""The video stage: the episode drawn and encoded as chunks, joined without re-encoding.
 
-No frame list is ever held: `render_frames` yields into `VideoWriter`, which
-interleaves the mastered audio as the video advances. The finished MP4 is
-cached under the hash of everything it is made from.
+Each chunk (``chunks.py``) is drawn and encoded in a worker and cached under the hash of its own content, so
+after an edit only the chunks whose frames change are drawn again; the MP4 is the chunks' bitstreams joined
+with the whole mastered audio (``bitstream.py``). No frame list is ever held. The finished MP4 is also cached
+under the hash of everything it is made from, so an unchanged render copies it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .artwork import embedded_cover
+from .bitstream import join_chunks
 from .cache import ContentCache, content_key
+from .chunks import CHUNK_KIND, ChunkSpec, Executor, chunk_plan, chunk_tasks, draw_chunk, frame_plan, local_executor
 from .config import VideoConfig
-from .encode import EncoderChoice, VideoSettings, VideoWriter, select_encoder
-from .errors import ConfigError, EncodeError
+from .encode import EncoderChoice, select_encoder
+from .errors import EncodeError
 from .outputs import file_digest
 from .timeline import Timeline
 
-if TYPE_CHECKING:
-    from .visuals.avatars.talking import TalkingHeads
-
-VIDEO_VERSION = "2"  # bump when frames change for the same inputs: cached MP4s are keyed on it
-PROGRESS_EVERY = 25
+VIDEO_VERSION = "3"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,23 @@ class VideoJob:
     base_dir: Path
     audio_key: str
     mastered: Callable[[], np.ndarray]
-    encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
-    talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
-    window: tuple[float, float] | None = None  # a quick preview: only this stretch, in seconds
+    mixed: Callable[[], np.ndarray] | None = None  # the unmastered mix the visuals react to (else the master)
+    workers: int = 0  # chunk workers; 0 = one per core
+    executor: Executor | None = None  # what runs the chunks; None = a local process pool
+
+    def static_key(self, encoder: str) -> str:
+        """Everything a chunk's frames depend on besides its own window and audio."""
+        return content_key(
+            kind="video-static",
+            version=VIDEO_VERSION,
+            title=self.timeline.title,
+            rate=self.timeline.sample_rate,
+            speakers={label: asdict(info) for label, info in self.timeline.speakers.items()},
+            video=self.video.model_dump(mode="json"),
+            chosen=self.video.model_dump(mode="json", exclude_unset=True),
+            encoder=encoder,
+            **({"cover": file_digest(self.cover)} if self.cover else {}),
+        )
 
     def key(self, encoder: str) -> str:
         window = {"window": list(self.window)} if self.window else {}
@@ -70,32 +84,51 @@ def publish_video(
     key = job.key(choice.name)
     if cache.copy_to("videos", key, ".mp4", path):
         return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": True}
-    frames = _encode(path, job, choice, cache, on_frames)
+    record = _encode(path, job, choice, cache, on_frames)
     if job.cover:
         tag_mp4_cover(path, embedded_cover(job.cover))
     cache.put_file("videos", key, ".mp4", path)
-    return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": False, "frames": frames}
+    return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": False, **record}
 
 
-def _encode(path: Path, job: VideoJob, choice: Any, cache: ContentCache, on_frames: Callable[[int, int], None]) -> int:
-    from .visuals.frames import plan_frames, render_frames
-    from .visuals.visualizers import AudioFeatures
+def _encode(
+    path: Path, job: VideoJob, choice: EncoderChoice, cache: ContentCache, on_frames: Callable[[int, int], None]
+) -> dict[str, Any]:
+    rate = job.timeline.sample_rate
+    spec = ChunkSpec(job.timeline.to_json(), job.video.model_dump(mode="json"), str(job.base_dir),
+                     str(cache.root), choice, rate, job.static_key(choice.name))  # fmt: skip
+    plan = frame_plan(spec, cache)
+    chunks = chunk_plan(job.timeline, job.video.fps)
+    mono = _mono(job.mixed() if job.mixed is not None else job.mastered())
+    tasks = chunk_tasks(spec, plan, chunks, mono, rate)
+    del mono
+    missing = [task for task in tasks if cache.get_file(CHUNK_KIND, task.key, ".mp4") is None]
+    total, done = plan.n_frames, plan.n_frames - sum(task.chunk.frames for task in missing)
+    on_frames(done, total)
+    with _executor(job, len(missing)) as executor:
+        for task, _ in zip(missing, executor.map(draw_chunk, missing), strict=True):
+            done += task.chunk.frames
+            on_frames(done, total)
+    parts = [cache.get_file(CHUNK_KIND, task.key, ".mp4") for task in tasks]
+    if any(part is None for part in parts):
+        raise EncodeError("a video chunk vanished from the cache during the render; render again")
+    frames = join_chunks(path, spec.settings(), [p for p in parts if p is not None], job.mastered(), rate)
+    hits = len(tasks) - len(missing)
+    return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": len(missing)}
 
-    video = job.video
-    width, height = video.dimensions
-    settings = VideoSettings(width, height, video.fps, video.crf, video.preset, encoder=choice)
-    audio = job.mastered()
-    plan = plan_frames(job.timeline, video, job.base_dir, cache=cache, talking=job.talking)
-    features = AudioFeatures(audio, job.timeline.sample_rate, video.fps)
-    first, audio = _window(job, audio, plan.n_frames)
-    with VideoWriter(path, settings, audio, job.timeline.sample_rate) as writer:
-        total = writer.frames_needed
-        frames = render_frames(plan, features) if job.window is None else _frames_from(plan, features, first, total)
-        for frame in frames:
-            writer.write(frame)
-            if writer.frames_written % PROGRESS_EVERY == 0 or writer.frames_written == total:
-                on_frames(writer.frames_written, total)
-    return writer.frames_written
+
+@contextmanager
+def _executor(job: VideoJob, tasks: int) -> Iterator[Executor]:
+    if job.executor is not None:
+        yield job.executor
+        return
+    with local_executor(job.workers, tasks) as executor:
+        yield executor
+
+
+def _mono(audio: np.ndarray) -> np.ndarray:
+    samples = np.asarray(audio, dtype=np.float32)
+    return samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
 
 
 def tag_mp4_cover(path: Path, jpeg: bytes) -> None:

@@ -1,0 +1,193 @@
+"""Video chunks as pure functions of their own content, and the executors that run them.
+
+The episode's frames are cut into chunks of about 10-30 s at the starts of lines (``chunk_plan``). A chunk is drawn
+from a window of the frame plan whose frame numbers start again at 0 (``visuals.window``) and from audio
+features of its own slice of the mix, so nothing in it depends on where it sits in the episode; its key hashes
+exactly that (the window's digest, the audio slice and the static settings). Because the planner moves
+everything after a line on by whole frames (``plan.py``), a chunk after an edited line keeps its key and comes
+from the cache. ``episode_frames`` is the single pass over the same windows, in order, in one process.
+
+Executors are anything with ``Executor.map(fn, items)`` (``concurrent.futures``'s pools, ``InlineExecutor``,
+the Ray one in ``ray_executor.py``); ``draw_chunk`` takes one small picklable ``ChunkTask`` and writes the
+chunk's MP4 into the cache at ``spec.cache_root``, a path every worker must see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .bitstream import encode_chunk
+from .cache import ContentCache
+from .config import VideoConfig
+from .encode import EncoderChoice, VideoSettings
+from .timeline import Timeline
+from .visuals.frames import FramePlan, plan_frames, render_frames
+from .visuals.layouts import frame_samples, speech
+from .visuals.visualizers import AudioFeatures
+from .visuals.window import window, window_digest
+
+CHUNK_KIND = "chunks"
+MIN_CHUNK_SECONDS = 10.0
+MAX_CHUNK_SECONDS = 30.0
+Mono = npt.NDArray[np.float32]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames ``[start, end)`` of the episode."""
+
+    index: int
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+def chunk_plan(
+    timeline: Timeline, fps: int, min_seconds: float = MIN_CHUNK_SECONDS, max_seconds: float = MAX_CHUNK_SECONDS
+) -> tuple[Chunk, ...]:
+    """Chunks cut at the first frame of a line, each at least ``min_seconds`` long where the episode allows.
+
+    A stretch with no line start for over ``max_seconds`` is cut every ``max_seconds`` from the last cut, which
+    still moves with its content. A tail shorter than ``min_seconds`` joins the chunk before it.
+    """
+    n = len(frame_samples(timeline, fps))
+    samples = frame_samples(timeline, fps)
+    low, high = max(1, round(min_seconds * fps)), max(1, round(max_seconds * fps))
+    cuts = sorted({int(np.searchsorted(samples, seg.start)) for seg in speech(timeline)} - {0})
+    bounds = [0]
+    for cut in [*cuts, n]:
+        while cut - bounds[-1] > high and cut - bounds[-1] - high >= low:
+            bounds.append(bounds[-1] + high)
+        if cut - bounds[-1] >= low and cut < n:
+            bounds.append(cut)
+    if n - bounds[-1] < low and len(bounds) > 1:
+        bounds.pop()
+    bounds.append(n)
+    return tuple(Chunk(k, a, b) for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b > a)
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What every chunk of one render shares: small, picklable, the same in every worker."""
+
+    timeline_json: str
+    video: dict[str, Any]
+    base_dir: str
+    cache_root: str
+    encoder: EncoderChoice
+    rate: int
+    static_key: str  # hash of the static settings (size, layout, colours, speakers, encoder, cover, version)
+
+    @property
+    def plan_key(self) -> str:
+        return hashlib.sha256((self.static_key + self.timeline_json).encode()).hexdigest()
+
+    def settings(self) -> VideoSettings:
+        video = VideoConfig.model_validate(self.video)
+        width, height = video.dimensions
+        return VideoSettings(width, height, video.fps, video.crf, video.preset, encoder=self.encoder)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    spec: ChunkSpec
+    chunk: Chunk
+    key: str
+    audio: Mono  # the chunk's slice of the mix, mono: what its visualiser and avatars react to
+
+
+_PLANS: dict[str, FramePlan] = {}  # per process: the plan of the render it is working on
+
+
+def frame_plan(spec: ChunkSpec, cache: ContentCache | None = None) -> FramePlan:
+    """The episode's frame plan, built once per process and render (a worker draws many chunks of it)."""
+    plan = _PLANS.get(spec.plan_key)
+    if plan is None:
+        timeline = Timeline.from_json(spec.timeline_json)
+        video = VideoConfig.model_validate(spec.video)
+        cache = cache or ContentCache(Path(spec.cache_root))
+        plan = plan_frames(timeline, video, Path(spec.base_dir), cache=cache)
+        _PLANS.clear()
+        _PLANS[spec.plan_key] = plan
+    return plan
+
+
+def audio_slice(mono: Mono, chunk: Chunk, rate: int, fps: int) -> Mono:
+    # Frame i starts at sample i * rate // fps; the chunk's audio is exactly its frames' samples.
+    return np.ascontiguousarray(mono[chunk.start * rate // fps : chunk.end * rate // fps])
+
+
+def chunk_frames(plan: FramePlan, chunk: Chunk, audio: Mono, rate: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """The chunk's frames, drawn from its own window and its own audio (the shared buffer, as ``render_frames``)."""
+    return render_frames(window(plan, chunk.start, chunk.end), AudioFeatures(audio, rate, plan.fps))
+
+
+def episode_frames(plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """Every frame of the episode in one pass: the chunks' frames in order."""
+    for chunk in chunks:
+        yield from chunk_frames(plan, chunk, audio_slice(mono, chunk, rate, plan.fps), rate)
+
+
+def chunk_tasks(spec: ChunkSpec, plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int) -> list[ChunkTask]:
+    tasks = []
+    for chunk in chunks:
+        audio = audio_slice(mono, chunk, rate, plan.fps)
+        digest = hashlib.sha256(spec.static_key.encode())
+        digest.update(window_digest(window(plan, chunk.start, chunk.end)).encode())
+        digest.update(audio.tobytes())
+        tasks.append(ChunkTask(spec, chunk, digest.hexdigest(), audio))
+    return tasks
+
+
+def draw_chunk(task: ChunkTask) -> str:
+    """Draw and encode one chunk into the cache; returns its key. Runs in a worker (or a Ray task)."""
+    spec = task.spec
+    cache = ContentCache(Path(spec.cache_root))
+    plan = frame_plan(spec, cache)
+    with tempfile.TemporaryDirectory(prefix="podforge-chunk-") as tmp:
+        part = Path(tmp) / "chunk.mp4"
+        encode_chunk(part, spec.settings(), chunk_frames(plan, task.chunk, task.audio, spec.rate))
+        cache.put_file(CHUNK_KIND, task.key, ".mp4", part)
+    return task.key
+
+
+class Executor(Protocol):
+    """The whole seam between chunk functions and what runs them."""
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]: ...
+
+
+class InlineExecutor:
+    """Runs each call in this process, in order."""
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+        return map(fn, items)
+
+
+@contextmanager
+def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
+    """A process pool sized to the cores (or ``workers``), or inline when one process is enough."""
+    count = min(workers or os.cpu_count() or 1, tasks)
+    if count <= 1:
+        yield InlineExecutor()
+        return
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        yield pool
