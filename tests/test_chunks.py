@@ -123,6 +123,9 @@ def test_an_edit_redraws_only_the_chunks_it_changes(renders) -> None:
     folder, cold, edit = renders
     voices, video = stage(edit, "voices"), stage(edit, "video")
     assert (voices["cache_hits"], voices["cache_misses"]) == (len(LINES) - 1, 1)
+    align = stage(edit, "align")
+    assert (align["cache_hits"], align["cache_misses"]) == (len(LINES) - 1, 1)
+    assert stage(edit, "audio")["cached"] is False  # the mix and the master are made again
     assert stage(cold, "video")["chunk_cache_misses"] == stage(cold, "video")["chunks"] >= 2
     assert 1 <= video["chunk_cache_misses"] < video["chunks"]
     assert video["chunk_cache_hits"] >= 1

@@ -22,14 +22,14 @@ def run_render(
     no_cache: bool,
     config_path: Path | None,
     video_flags: dict[str, object] | None = None,
-    flags: dict[str, dict[str, object]] | None = None,
-    preview: tuple[float, float] | None = None,
-    flag_threshold: float | None = DEFAULT_THRESHOLD,
+    window: tuple[float, float] | None = None,
+    chapter: str | None = None,
+    quick: bool = False,
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
-                            video_flags=video_flags or {}, flags=flags or {}, preview=preview,
-                            flag_threshold=flag_threshold)  # fmt: skip
+                            video_flags=video_flags or {}, preview=window, preview_chapter=chapter,
+                            quick=quick)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip

@@ -263,6 +263,13 @@ def _align_batch(
     return results
 
 
+def cached_alignments(timeline: Timeline, cache: ContentCache) -> tuple[int, int]:
+    """(clips whose alignment is in the cache, clips that still need aligning), for the metrics."""
+    jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
+    hits = sum(1 for clip, text in jobs.items() if cache.get_file(ALIGN_KIND, _cache_key(clip, text), ".json"))
+    return hits, len(jobs) - hits
+
+
 def align_timeline(timeline: Timeline, cache: ContentCache, *, workers: int = 0) -> Timeline:
     """The timeline with word and phone timings and mouth keys for every speech clip (alignment cached per clip)."""
     from .voices.synth import CLIP_KIND

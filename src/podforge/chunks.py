@@ -34,7 +34,7 @@ from .cache import ContentCache
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings
 from .timeline import Timeline
-from .visuals.frames import FramePlan, plan_frames, render_frames
+from .visuals.frames import FramePlan, FrameRenderer, plan_frames, render_frames
 from .visuals.layouts import frame_samples, speech
 from .visuals.visualizers import AudioFeatures
 from .visuals.window import window, window_digest
@@ -144,6 +144,19 @@ def episode_frames(plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: i
     """Every frame of the episode in one pass: the chunks' frames in order."""
     for chunk in chunks:
         yield from chunk_frames(plan, chunk, audio_slice(mono, chunk, rate, plan.fps), rate)
+
+
+def window_frames(
+    plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int, first: int, end: int
+) -> Iterator[npt.NDArray[np.uint8]]:
+    """Frames ``[first, end)`` of the episode, each drawn exactly as its chunk draws it (for previews)."""
+    for chunk in chunks:
+        if chunk.end <= first or chunk.start >= end:
+            continue
+        features = AudioFeatures(audio_slice(mono, chunk, rate, plan.fps), rate, plan.fps)
+        renderer = FrameRenderer(window(plan, chunk.start, chunk.end), features)
+        for i in range(max(first, chunk.start), min(end, chunk.end)):
+            yield renderer.draw(i - chunk.start)
 
 
 def chunk_tasks(spec: ChunkSpec, plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int) -> list[ChunkTask]:

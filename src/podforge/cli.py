@@ -59,26 +59,19 @@ def render(
     fps: Annotated[int | None, typer.Option(help="video frame rate: 25 or 30")] = None,
     layout: Annotated[str | None, typer.Option(help="solo, duo, active-speaker or audiogram")] = None,
     no_captions: Annotated[bool, typer.Option("--no-captions", help="no burned-in captions")] = False,
-    gpu: Annotated[str | None, typer.Option(help="auto (an NVIDIA GPU when it works), on (fail without), off")] = None,
-    avatar_fallback: Annotated[
-        str | None, typer.Option(help="photo or illustrated: what a speaker gets when SadTalker/Wav2Lip fails")
-    ] = None,
-    preview: Annotated[str | None, typer.Option(help="only this stretch of the video, START-END seconds")] = None,
-    flag_threshold: Annotated[
-        float, typer.Option("--flag-threshold", help="listening check: flag lines heard with a higher word error rate")
-    ] = DEFAULT_THRESHOLD,
-    no_listen: Annotated[bool, typer.Option("--no-listen", help="skip the listening check")] = False,
+    start: Annotated[str | None, typer.Option("--from", help="video from this time (2:30) or this chapter")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="video up to this time (3:10)")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="a quick look: small frame, fastest encode")] = False,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
-    from ._cli_render import parse_window, run_render
+    from ._cli_render import run_render
+    from .preview import cli_window
 
     flags: dict[str, object] = {"size": size, "fps": fps, "layout": layout, "captions": False if no_captions else None}
     video_flags = {key: value for key, value in flags.items() if value is not None}
-    sections: dict[str, dict[str, object]] = {"gpu": {"mode": gpu}, "avatar": {"fallback": avatar_fallback}}
-    other = {name: values for name, values in sections.items() if all(v is not None for v in values.values())}
+    window, chapter = cli_window(start, end)
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags, flags=other, preview=parse_window(preview),
-               flag_threshold=None if no_listen else flag_threshold)  # fmt: skip
+               video_flags=video_flags, window=window, chapter=chapter, quick=preview)  # fmt: skip
 
 
 @app.command()

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._outdir import place, prepare_out, writing_into
-from .align import align_timeline
+from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources, mix
 from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
@@ -33,6 +32,7 @@ from .listen import DEFAULT_THRESHOLD, check_threshold, listen
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
+from .preview import chapter_window, check_window, quick_config
 from .script.model import Script
 from .script.parser import load_script_leniently
 from .takes import apply_takes
@@ -74,23 +74,9 @@ class RenderOptions:
     config: RenderConfig = field(default_factory=RenderConfig)
     stem: str | None = None
     video_flags: dict[str, object] = field(default_factory=dict)
-    # Other sections' flags, laid over the script and config: {"gpu": {"mode": "on"}, "avatar": {"fallback": ...}}
-    flags: dict[str, dict[str, object]] = field(default_factory=dict)
-    preview: tuple[float, float] | None = None  # render only this stretch of the video (seconds): a quick look
-    flag_threshold: float | None = DEFAULT_THRESHOLD  # the listening check (listen.py); None turns it off
-
-
-@dataclass(frozen=True)
-class Devices:
-    """What the render runs where, decided once before any synthesis (``--gpu on`` fails here)."""
-
-    gpu: GpuPlan
-    onnx: OnnxDevice
-    encoder: EncoderChoice | None  # None for --audio-only
-
-    def record(self) -> dict[str, object]:
-        encoder = {"name": self.encoder.name, "reason": self.encoder.reason} if self.encoder else None
-        return {**self.gpu.to_dict(), "encoder": encoder, "onnx": self.onnx.to_dict()}
+    preview: tuple[float, float] | None = None  # only this stretch of the video, in seconds (see preview.py)
+    preview_chapter: str | None = None  # only this chapter of the video, by title
+    quick: bool = False  # a small frame and the fastest preset
 
 
 @dataclass(frozen=True)
@@ -105,17 +91,14 @@ def check(
     script_path: Path,
     config: RenderConfig | None = None,
     video_flags: dict[str, object] | None = None,
-    flags: dict[str, dict[str, object]] | None = None,
-    *,
-    video: bool = True,
+    quick: bool = False,
 ) -> CheckedScript:
     """Parse and validate only; raises ScriptError listing every problem (``video``: pictures and fonts too)."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
     config = with_video_flags(with_front_matter(config, script.front), video_flags or {})
-    for section, values in (flags or {}).items():
-        config = with_flags(config, section, values)
-    return check_script(script, config, problems, video=video)
+    config = quick_config(config) if quick else config
+    return check_script(script, config, problems)
 
 
 def plan_devices(config: RenderConfig, *, video: bool) -> Devices:
@@ -149,13 +132,9 @@ def _clip_cache(options: RenderOptions, config: RenderConfig) -> Iterator[Conten
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
     if options.preview:
         check_window(options.preview)
-    if options.flag_threshold is not None:
-        check_threshold(options.flag_threshold)
-    recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
+    recorder = StageRecorder()
     with recorder.stage("parse"):
-        checked = check(script_path, options.config, options.video_flags, options.flags, video=not options.audio_only)
-        devices = plan_devices(checked.config, video=not options.audio_only)
-        prepare_out(options.out_dir)  # before minutes of synthesis, not after
+        checked = check(script_path, options.config, options.video_flags, options.quick)
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options, config) as cache:
@@ -174,10 +153,13 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
                                 genders)  # fmt: skip
             timeline = plan_timeline(inputs)
         if not options.audio_only:
-            with recorder.stage("align"):
-                on_progress(ProgressEvent("align", 0, 1))
+            with recorder.stage("align") as stage:
+                hits, misses = cached_alignments(timeline, cache)
+                stage.count("cache_hits", hits)
+                stage.count("cache_misses", misses)
                 timeline = align_timeline(timeline, cache, workers=config.workers)
-            on_progress(ProgressEvent("align", 1, 1))
+        if options.preview_chapter:  # a chapter is found by title once the timeline knows where it is
+            options = replace(options, preview=chapter_window(timeline, options.preview_chapter), preview_chapter=None)
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
         with writing_into(options.out_dir):
@@ -228,7 +210,7 @@ def _publish(
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
             video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                 job.make_mix, job.config.workers)  # fmt: skip
+                                 window=options.preview, mixed=job.make_mix, workers=job.config.workers)  # fmt: skip
             with recorder.stage("video") as stage:
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
@@ -299,7 +281,8 @@ def _options_record(options: RenderOptions) -> dict[str, object]:
         "audio_only": options.audio_only,
         "wav": options.wav,
         "cache": options.use_cache,
-        "preview": list(options.preview) if options.preview else None,
+        "preview": list(options.preview) if options.preview else options.preview_chapter,
+        "quick": options.quick,
         **options.config.model_dump(mode="json"),
     }
 

@@ -1,0 +1,82 @@
+"""Previews: a stretch of the video by time or chapter, drawn as the full render draws it; small and fast."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from media import decoded
+from podforge.config import load_render_config
+from podforge.errors import ConfigError
+from podforge.pipeline import RenderOptions, render
+from podforge.preview import cli_window, parse_time
+
+SCRIPT = """---
+title: Preview
+speakers:
+  ALEX: {voice: "fake:a", color: "#e4572e"}
+  SAM: {voice: "fake:b", color: "#3b82f6"}
+video: {size: 320x180, fps: 25, layout: duo}
+---
+# Opening
+ALEX: Welcome to the show, it is good to have you here.
+# Second Part
+SAM: Glad to be here today, thank you.
+"""
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
+
+
+@pytest.fixture
+def episode(tmp_path: Path) -> Path:
+    script = tmp_path / "episode.md"
+    script.write_text(SCRIPT, encoding="utf-8")
+    return script
+
+
+def test_times_and_chapters_parse() -> None:
+    assert (parse_time("90"), parse_time("2:30"), parse_time("1:02:03.5")) == (90.0, 150.0, 3723.5)
+    assert parse_time("Opening") is None and parse_time("2:3x") is None
+    assert cli_window("2:30", "3:10") == ((150.0, 190.0), None)
+    assert cli_window(None, "5") == ((0.0, 5.0), None)
+    assert cli_window("1", None) == ((1.0, math.inf), None)
+    assert cli_window("Second Part", None) == (None, "Second Part")
+    with pytest.raises(ConfigError, match="start before the end"):
+        cli_window("3:10", "2:30")
+    with pytest.raises(ConfigError, match="leave out --to"):
+        cli_window("Opening", "3")
+
+
+def test_preview_frames_are_the_full_renders(episode: Path, fake_config: Path) -> None:
+    config = load_render_config(fake_config)
+    full = render(episode, RenderOptions(out_dir=episode.parent / "full", config=config))
+    preview = render(episode, RenderOptions(out_dir=episode.parent / "part", config=config, preview=(1.0, 2.2)))
+    whole, part = frames(full.outputs["mp4"]), frames(preview.outputs["mp4"])
+    assert len(part) == 30  # 1.2 s at 25 fps
+    for k in (0, 12, 29):
+        assert np.abs(part[k] - whole[25 + k]).mean() < 4.0, k
+    assert np.abs(part[12] - whole[5]).mean() > np.abs(part[12] - whole[37]).mean()
+    assert abs(decoded(preview.outputs["mp4"]).shape[0] / 48_000 - 1.2) < 0.05
+
+
+def test_cli_chapter_preview_is_small_and_fast(episode: Path, fake_config: Path, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    code, _, err = run_cli("render", episode, "-o", out, "-c", fake_config, "--size", "1280x720",
+                           "--from", "second part", "--preview")  # fmt: skip
+    assert code == 0, err
+    with av.open(str(out / "episode.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (640, 360)
+        shown = stream.frames / 25
+    chapters = (out / "episode.chapters.json").read_text()
+    assert "Second Part" in chapters and 0.5 < shown < 8.0
+    code, _, err = run_cli("render", episode, "-o", tmp_path / "bad", "-c", fake_config, "--from", "Missing")
+    assert code == 2 and err.startswith("error: --from 'Missing': no chapter") and "'Opening'" in err
+    assert not (tmp_path / "bad").exists()
