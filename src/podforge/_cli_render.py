@@ -8,8 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .config import load_render_config
-from .errors import ConfigError
-from .listen import DEFAULT_THRESHOLD
+from .errors import RenderError
 from .pipeline import ProgressEvent, RenderOptions, render
 
 
@@ -25,11 +24,12 @@ def run_render(
     window: tuple[float, float] | None = None,
     chapter: str | None = None,
     quick: bool = False,
+    executor: str | None = None,
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
                             video_flags=video_flags or {}, preview=window, preview_chapter=chapter,
-                            quick=quick)  # fmt: skip
+                            quick=quick, executor=executor)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
@@ -48,15 +48,25 @@ def run_render(
     _flagged(Console(highlight=False, soft_wrap=True), script, result.metrics)
 
 
-def parse_window(text: str | None) -> tuple[float, float] | None:
-    """`--preview 10-20` → (10.0, 20.0)."""
-    if text is None:
-        return None
-    start, _, end = text.partition("-")
-    try:
-        return float(start), float(end)
-    except ValueError:
-        raise ConfigError(f"--preview {text!r}: write START-END in seconds, e.g. --preview 10-20") from None
+def run_batch(
+    folder: Path, out_dir: Path, *, audio_only: bool, no_cache: bool, config_path: Path | None, executor: str | None
+) -> None:
+    """Render the folder, one line per script; raises RenderError (exit 1) if any of them failed."""
+    from .batch import render_batch
+
+    options = RenderOptions(out_dir=out_dir, audio_only=audio_only, use_cache=not no_cache,
+                            config=load_render_config(config_path), executor=executor)  # fmt: skip
+    results = render_batch(folder, out_dir, options)
+    console, errors = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
+    for result in results:
+        if result.ok:
+            console.print(f"{result.script.name}: {result.audio_seconds:.1f} s → {out_dir / result.script.stem}")
+        for problem in result.problems:
+            errors.print(f"error: {problem}", markup=False)
+    failed = sum(1 for r in results if not r.ok)
+    console.print(f"{len(results) - failed} of {len(results)} scripts rendered")
+    if failed:
+        raise RenderError(f"{failed} of {len(results)} scripts failed (see above); the others are in {out_dir}")
 
 
 def _summary(console: Console, metrics: dict[str, object], outputs: dict[str, Path]) -> None:

@@ -62,6 +62,7 @@ def render(
     start: Annotated[str | None, typer.Option("--from", help="video from this time (2:30) or this chapter")] = None,
     end: Annotated[str | None, typer.Option("--to", help="video up to this time (3:10)")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="a quick look: small frame, fastest encode")] = False,
+    executor: Annotated[str | None, typer.Option(help="local (default), inline, ray or ray=ADDRESS")] = None,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
     from ._cli_render import run_render
@@ -71,7 +72,25 @@ def render(
     video_flags = {key: value for key, value in flags.items() if value is not None}
     window, chapter = cli_window(start, end)
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags, window=window, chapter=chapter, quick=preview)  # fmt: skip
+               video_flags=video_flags, window=window, chapter=chapter, quick=preview,
+               executor=executor)  # fmt: skip
+
+
+@app.command()
+def batch(
+    folder: Annotated[Path, typer.Argument(help="a folder of episode scripts (.md)", show_default=False)],
+    out_dir: OutOpt = Path("out"),
+    audio_only: Annotated[bool, typer.Option("--audio-only", help="skip the video")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the clip cache")] = False,
+    config: ConfigOpt = None,
+    executor: Annotated[
+        str | None, typer.Option(help="local (default) or ray[=ADDRESS]: a Ray task per script")
+    ] = None,
+) -> None:
+    """Render every script in FOLDER into OUT/<script name>/; exits 1 if any of them failed."""
+    from ._cli_render import run_batch
+
+    run_batch(folder, out_dir, audio_only=audio_only, no_cache=no_cache, config_path=config, executor=executor)
 
 
 @app.command()

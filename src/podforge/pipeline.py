@@ -24,12 +24,10 @@ import numpy as np
 
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources, mix
-from .cache import ContentCache, cache_cap_bytes
-from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
-from .errors import Location, RenderError
-from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
-from .listen import DEFAULT_THRESHOLD, check_threshold, listen
-from .metrics import ResourceMonitor, StageRecorder, write_metrics
+from .cache import ContentCache
+from .config import RenderConfig, with_front_matter, with_video_flags
+from .executors import chunk_executor, parse_executor
+from .metrics import StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
 from .preview import chapter_window, check_window, quick_config
@@ -77,6 +75,7 @@ class RenderOptions:
     preview: tuple[float, float] | None = None  # only this stretch of the video, in seconds (see preview.py)
     preview_chapter: str | None = None  # only this chapter of the video, by title
     quick: bool = False  # a small frame and the fastest preset
+    executor: str | None = None  # what draws the chunks: local (default), inline, ray or ray=ADDRESS
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,7 @@ def _clip_cache(options: RenderOptions, config: RenderConfig) -> Iterator[Conten
 def render(script_path: Path, options: RenderOptions, on_progress: Progress = _ignore) -> RenderResult:
     if options.preview:
         check_window(options.preview)
+    parse_executor(options.executor)
     recorder = StageRecorder()
     with recorder.stage("parse"):
         checked = check(script_path, options.config, options.video_flags, options.quick)
@@ -209,9 +209,10 @@ def _publish(
         flagged = _listen(timeline, cache, options, recorder, on_progress)
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
-            video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                 window=options.preview, mixed=job.make_mix, workers=job.config.workers)  # fmt: skip
-            with recorder.stage("video") as stage:
+            with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
+                video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
+                                     window=options.preview, mixed=job.make_mix, workers=job.config.workers,
+                                     executor=executor)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)
@@ -283,6 +284,7 @@ def _options_record(options: RenderOptions) -> dict[str, object]:
         "cache": options.use_cache,
         "preview": list(options.preview) if options.preview else options.preview_chapter,
         "quick": options.quick,
+        "executor": options.executor or "local",
         **options.config.model_dump(mode="json"),
     }
 
