@@ -126,7 +126,7 @@ def write(path: Path, rows: list[str], note: str) -> None:
         f"Machine: {os.cpu_count()} cores, load average at the end {load}; "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. {note}",
         "",
-        "| case | minutes | run | wall s | RTF | vs cold | vs bare encode | peak RSS MB | chunks drawn | stage shares |",
+        "| case | minutes | run | wall s | RTF | vs cold | vs encode | peak RSS MB | chunks drawn | stage shares |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     path.write_text("\n".join(head + rows) + "\n", encoding="utf-8")
