@@ -1,7 +1,8 @@
 """Video chunks encoded on their own and joined without re-encoding.
 
-    encode_chunk(part, settings, frames)           # video-only MP4: one closed GOP run, starting on an IDR frame
-    join_chunks(path, settings, parts, audio)      # the parts' packets, re-timed, + the whole AAC track, faststart
+    encode_chunk(part, settings, frames)             # video-only MP4: closed GOPs, starting on an IDR frame
+    encode_audio_track(track, settings, audio)       # the whole AAC track, made while the chunks are drawn
+    join_chunks(path, settings, parts, track, n)     # the parts' packets, re-timed, + the AAC packets, faststart
 
 Each part is a fresh encoder session with the render's encoder and parameters (``encode._codec_options``), so
 its first frame is an IDR frame and no frame refers across a part boundary; every part carries the same
@@ -20,7 +21,6 @@ from typing import cast
 import av
 import numpy as np
 import numpy.typing as npt
-from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from av.video.stream import VideoStream
@@ -66,15 +66,37 @@ def encode_chunk(path: str | os.PathLike[str], settings: VideoSettings, frames: 
     return count
 
 
-class _Joiner:
-    """The output container while parts are appended: video packets copied, audio encoded as the video advances."""
+def encode_audio_track(
+    path: str | os.PathLike[str], settings: VideoSettings, audio: npt.NDArray[np.float32], audio_rate: int = AUDIO_RATE
+) -> None:
+    """The episode's AAC track alone (an audio-only MP4), made while the chunks are drawn elsewhere."""
+    dest = Path(path)
+    samples = _check_audio(dest, audio)
+    with atomic_path(dest) as tmp, _wrapped(dest, "encoding the AAC track"):
+        container = av.open(str(tmp), mode="w", format="mp4")
+        try:
+            sound = _add_audio(container, settings)
+            block = audio_rate * 10  # ten seconds at a time: no second copy of the whole episode
+            for start in range(0, len(samples), block):
+                part = samples[start : start + block]
+                frame = av.AudioFrame.from_ndarray(part.reshape(1, -1), format="flt", layout="stereo")
+                frame.sample_rate, frame.time_base, frame.pts = audio_rate, Fraction(1, audio_rate), start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+        finally:
+            container.close()
 
-    def __init__(self, container: OutputContainer, settings: VideoSettings, template: VideoStream) -> None:
-        self.container, self.fps = container, settings.fps
-        self.video = cast(VideoStream, container.add_stream_from_template(template))
-        self.sound: AudioStream = _add_audio(container, settings)
+
+class _Joiner:
+    """The output container while parts are appended: video and audio packets copied, interleaved by time."""
+
+    def __init__(self, container: OutputContainer, fps: int, video: VideoStream, sound: InputContainer) -> None:
+        self.container, self.fps = container, fps
+        self.video = cast(VideoStream, container.add_stream_from_template(video))
+        self.sound = sound.streams.audio[0]
+        self.audio = container.add_stream_from_template(self.sound)
+        self.packets = (p for p in sound.demux(self.sound) if p.pts is not None)
         self.frames = 0
-        self.audio_sent = 0
 
     def append(self, source: InputContainer) -> None:
         stream = source.streams.video[0]
@@ -95,47 +117,44 @@ class _Joiner:
             count += 1
         self.frames += count
 
-    def send_audio(self, audio: npt.NDArray[np.float32], rate: int, until: int) -> None:
-        start, end = self.audio_sent, min(until, len(audio))
-        if end <= start:
-            return
-        frame = av.AudioFrame.from_ndarray(audio[start:end].reshape(1, -1), format="flt", layout="stereo")
-        frame.sample_rate = rate
-        frame.time_base = Fraction(1, rate)
-        frame.pts = start
-        self.container.mux(self.sound.encode(frame))
-        self.audio_sent = end
+    def send_audio(self, until: Fraction | None) -> None:
+        """Audio packets up to ``until`` seconds (all that are left for None), so the two streams interleave."""
+        tick = self.sound.time_base
+        assert tick is not None
+        for packet in self.packets:
+            packet.stream = self.audio
+            self.container.mux(packet)
+            if until is not None and packet.pts is not None and packet.pts * tick >= until:
+                return
 
 
 def join_chunks(
-    path: str | os.PathLike[str],
-    settings: VideoSettings,
-    parts: Sequence[Path],
-    audio: npt.NDArray[np.float32],
-    audio_rate: int = AUDIO_RATE,
+    path: str | os.PathLike[str], settings: VideoSettings, parts: Sequence[Path], audio_track: Path, frames: int
 ) -> int:
-    """Write ``parts`` back to back with ``audio`` as one faststart MP4 at ``path``; returns the frame count.
+    """Write ``parts`` back to back with the AAC of ``audio_track`` as one faststart MP4; returns the frame count.
 
-    The parts must hold exactly the frames that cover the audio (ceil(seconds * fps)), as one pass would.
+    The parts must hold ``frames`` frames in all: those that cover the audio (ceil(seconds * fps)), as one pass.
     """
     dest = Path(path)
-    samples = _check_audio(dest, audio)
-    needed = -(-len(samples) * settings.fps // audio_rate)
     if not parts:
         raise EncodeError(f"{dest}: no video chunks to join")
-    with atomic_path(dest) as tmp, _wrapped(dest, "joining the video chunks"):
+    with atomic_path(dest) as tmp, _wrapped(dest, "joining the video chunks"), av.open(str(audio_track)) as sound:
         container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         try:
             with av.open(str(parts[0])) as first:
-                joiner = _Joiner(container, settings, first.streams.video[0])
+                joiner = _Joiner(container, settings.fps, first.streams.video[0], sound)
             for part in parts:
                 with av.open(str(part)) as source:
                     joiner.append(source)
-                joiner.send_audio(samples, audio_rate, -(-joiner.frames * audio_rate // settings.fps))
-            if joiner.frames != needed:
-                raise EncodeError(f"{dest}: the chunks hold {joiner.frames} frames; the audio needs {needed}")
-            joiner.send_audio(samples, audio_rate, len(samples))
-            container.mux(joiner.sound.encode(None))
+                joiner.send_audio(Fraction(joiner.frames, settings.fps))
+            if joiner.frames != frames:
+                raise EncodeError(f"{dest}: the chunks hold {joiner.frames} frames; the audio needs {frames}")
+            joiner.send_audio(None)
         finally:
             container.close()  # writes the index, then moves it to the front (faststart)
-    return needed
+    return frames
+
+
+def frames_needed(samples: int, fps: int, audio_rate: int = AUDIO_RATE) -> int:
+    """ceil(audio seconds * fps): the frame count that covers the audio, no more (as ``VideoWriter``)."""
+    return -(-samples * fps // audio_rate)

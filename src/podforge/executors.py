@@ -38,9 +38,8 @@ class RayExecutor:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
         task = self.ray.remote(num_cpus=1, max_retries=1)(fn)
-        refs = [task.remote(item) for item in items]  # all submitted before the first result is awaited
-        for ref in refs:
-            yield self.ray.get(ref)
+        refs = [task.remote(item) for item in items]  # all submitted now, before the first result is awaited
+        return (self.ray.get(ref) for ref in refs)
 
 
 def import_ray() -> Any:

@@ -9,6 +9,8 @@ under the hash of everything it is made from, so an unchanged render copies it.
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .artwork import embedded_cover
-from .bitstream import join_chunks
+from .bitstream import encode_audio_track, frames_needed, join_chunks
 from .cache import ContentCache, content_key
 from .chunks import (
     CHUNK_KIND,
@@ -119,14 +121,20 @@ def _encode(
     missing = [task for task in tasks if cache.get_file(CHUNK_KIND, task.key, ".mp4") is None]
     total, done = plan.n_frames, plan.n_frames - sum(task.chunk.frames for task in missing)
     on_frames(done, total)
-    with _executor(job, len(missing)) as executor:
-        for task, _ in zip(missing, executor.map(draw_chunk, missing), strict=True):
+    settings, mastered = spec.settings(), job.mastered()
+    needed = frames_needed(len(mastered), settings.fps, rate)
+    with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp, _executor(job, len(missing)) as executor:
+        drawn = executor.map(draw_chunk, missing)  # a pool or Ray starts on every chunk now
+        track = Path(tmp) / "audio.mp4"
+        encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
+        del mastered
+        for task, _ in zip(missing, drawn, strict=True):
             done += task.chunk.frames
             on_frames(done, total)
-    parts = [cache.get_file(CHUNK_KIND, task.key, ".mp4") for task in tasks]
-    if any(part is None for part in parts):
-        raise EncodeError("a video chunk vanished from the cache during the render; render again")
-    frames = join_chunks(path, spec.settings(), [p for p in parts if p is not None], job.mastered(), rate)
+        parts = [cache.get_file(CHUNK_KIND, task.key, ".mp4") for task in tasks]
+        if any(part is None for part in parts):
+            raise EncodeError("a video chunk vanished from the cache during the render; render again")
+        frames = join_chunks(path, settings, [p for p in parts if p is not None], track, needed)
     hits = len(tasks) - len(missing)
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": len(missing)}
 
