@@ -113,23 +113,33 @@ def row(kind: str, minutes: float, label: str, run: Run, cold: Run, floor: float
             f"{run.wall / cold.wall:.0%} | {ratio} | {run.rss_mb:.0f} | {chunks} | {shares} |")  # fmt: skip
 
 
-def write(path: Path, rows: list[str], note: str) -> None:
+HEAD = [
+    "# Performance",
+    "",
+    "Written by `bench/run_all.py` from `performance.json`; do not edit by hand. Generated two-host scripts",
+    "(hibari + piper voices), 1280x720 25 fps, captions and the spectrum visualiser on. RTF = wall / audio",
+    "seconds; *vs encode* = wall / the time VideoWriter takes to encode as many ready-made frames (timed on up to",
+    "1500 and scaled); *peak RSS* = the render's whole process tree (chunk workers and synthesis lanes",
+    "included), sampled every 0.1 s; *chunks drawn* = chunks drawn and encoded / all chunks. Each section is one",
+    "`run_all.py --label LABEL` run: `before` renders with the code before chunking (`--src` of that commit).",
+]
+
+
+TABLE = "| case | minutes | run | wall s | RTF | vs cold | vs encode | peak RSS MB | chunks drawn | stage shares |"
+
+
+def write(path: Path, label: str, rows: list[str], note: str) -> None:
+    """Store this run's rows under ``label`` in the JSON beside ``path`` and rewrite ``path`` from all of them."""
+    store = path.with_suffix(".json")
+    sections = json.loads(store.read_text()) if store.exists() else {}
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    head = [
-        "# Performance",
-        "",
-        "Written by `bench/run_all.py`; do not edit by hand. Generated two-host scripts (hibari + piper voices),",
-        "1280x720 25 fps, captions and the spectrum visualiser on. RTF = wall / audio seconds; *vs bare encode* =",
-        "wall / the time VideoWriter takes to encode as many ready-made frames; *peak RSS* = the render's process",
-        "tree (chunk workers and synthesis lanes included); *chunks drawn* = chunks drawn and encoded / all chunks.",
-        "",
-        f"Machine: {os.cpu_count()} cores, load average at the end {load}; "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. {note}",
-        "",
-        "| case | minutes | run | wall s | RTF | vs cold | vs encode | peak RSS MB | chunks drawn | stage shares |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    path.write_text("\n".join(head + rows) + "\n", encoding="utf-8")
+    when = f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC"
+    sections[label] = {"rows": rows, "note": f"{os.cpu_count()} cores, load average at the end {load}; {when}. {note}"}
+    store.write_text(json.dumps(sections, indent=1) + "\n", encoding="utf-8")
+    lines = list(HEAD)
+    for name, section in sections.items():
+        lines += ["", f"## {name}", "", section["note"].strip(), "", TABLE, "|---" * 10 + "|", *section["rows"]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -137,7 +147,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 10.0, 60.0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
-    parser.add_argument("--note", default="", help="a sentence for the header, e.g. what else loaded the machine")
+    parser.add_argument("--label", default="after", help="the section these runs fill (before, after, ...)")
+    parser.add_argument("--note", default="", help="a sentence for the section, e.g. what else loaded the machine")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the podforge source tree to render with")
     args = parser.parse_args()
     SOURCE["src"] = args.src.resolve()
@@ -149,10 +160,10 @@ def main() -> None:
                 frames = int(runs["cold"].video.get("frames", 0) or 0)
                 encoder = str(runs["cold"].video.get("encoder", "libx264"))
                 floor = floor_seconds(frames, encoder) if frames else None
-                for label, run in runs.items():
-                    rows.append(row(kind, minutes, label, run, runs["cold"], floor))
+                for name, run in runs.items():
+                    rows.append(row(kind, minutes, name, run, runs["cold"], floor))
                     print(rows[-1], flush=True)
-                write(args.out, rows, args.note)
+                write(args.out, args.label, rows, args.note)
 
 
 if __name__ == "__main__":
