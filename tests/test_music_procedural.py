@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import cache
 
@@ -75,14 +74,10 @@ def test_shape_dtype_and_exact_length(seconds: float, sample_rate: int) -> None:
     assert np.isfinite(bed).all()
 
 
-def test_ten_minute_bed_is_fast_and_exact() -> None:
-    render_bed("calm", 0.1)  # imports and first-call set-up are not what is being timed
-    start = time.perf_counter()
-    bed = render_bed("ambient evolving pad", 600.0)
-    elapsed = time.perf_counter() - start
+def test_ten_minute_bed_is_exact() -> None:
+    bed = render_bed("ambient evolving pad", 600.0)  # its speed is measured by bench/components.py
     assert bed.shape == (600 * SR, 2)
     assert bed.dtype == np.float32
-    assert elapsed < 6.0  # about 1 s on one core; slack for slow CI machines
 
 
 def test_same_cue_and_seed_is_bit_identical() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, get_args
 
 import numpy as np
@@ -106,19 +105,15 @@ def test_bars_do_not_flicker_they_fall_slowly() -> None:
     assert spec[0] > spec[1] > spec[2] > spec[3] > 0  # release: decays over frames, not gone in one
 
 
-def test_ten_minute_episode_features_are_fast_and_small() -> None:
+def test_ten_minute_episode_features_are_small() -> None:
     seconds = 600
     rng = np.random.default_rng(0)
     mono = np.tile(rng.standard_normal(10 * RATE).astype(np.float32) * 0.1, seconds // 10)
     audio = np.broadcast_to(mono[:, None], (len(mono), 2))  # stereo without doubling the test's memory
-    start = time.perf_counter()
-    feats = AudioFeatures(audio, RATE, FPS)
-    elapsed = time.perf_counter() - start
-    print(f"\nfeatures for {seconds} s at {FPS} fps: {elapsed:.2f} s")
+    feats = AudioFeatures(audio, RATE, FPS)  # its speed is measured by bench/components.py
     assert feats.n_frames == seconds * FPS
     stored = sum(v.nbytes for v in vars(feats).values() if isinstance(v, np.ndarray))
     assert stored < 16 * 2**20  # the 212 MB of audio is not kept
-    assert elapsed < 10.0
 
 
 # --- drawing ------------------------------------------------------------------------------------------------
@@ -240,17 +235,3 @@ def test_style_bar_count_may_differ_from_the_features(quiet_then_loud: AudioFeat
     make("spectrum", quiet_then_loud, bars=16).draw(frame, 75)
     runs = np.diff(np.concatenate(([0], column_heights(frame) > 0, [0])).astype(int))
     assert (runs == 1).sum() == 16  # sixteen separate bars
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_draw_is_fast_enough_for_720p25(kind: Kind, quiet_then_loud: AudioFeatures) -> None:
-    vis = make(kind, quiet_then_loud)
-    frame = noise_frame()
-    for i in range(5):
-        vis.draw(frame, 70 + i)  # warm-up
-    start = time.perf_counter()
-    for i in range(100):
-        vis.draw(frame, i)  # quiet and loud frames alike
-    per_draw_ms = (time.perf_counter() - start) * 10
-    print(f"\n{kind}: {per_draw_ms:.2f} ms per draw (1280x200 region, 720p frame)")
-    assert per_draw_ms < 15.0  # the target is about 2 ms; the margin absorbs loaded CI machines
