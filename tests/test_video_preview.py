@@ -58,8 +58,8 @@ def test_bad_window_is_refused(tmp_path: Path, fake_config: Path) -> None:
 def test_cli_preview_flag(tmp_path: Path, fake_config: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     script = tmp_path / "episode.md"
     script.write_text(SCRIPT, encoding="utf-8")
-    code, _, err = run_cli("render", script, "-o", tmp_path / "bad", "-c", fake_config, "--preview", "soon")
-    assert code == 2 and err.startswith("error: --preview 'soon': write START-END") and not (tmp_path / "bad").exists()
-    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", fake_config, "--preview", "0-1")
+    code, _, err = run_cli("render", script, "-o", tmp_path / "bad", "-c", fake_config, "--from", "0", "--to", "soon")
+    assert code == 2 and err.startswith("error: --to 'soon': write a time") and not (tmp_path / "bad").exists()
+    code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", fake_config, "--from", "0", "--to", "0:01")
     assert code == 0, err
     assert len(_frames(tmp_path / "out" / "episode.mp4")) == 25

@@ -21,6 +21,7 @@ def run_render(
     no_cache: bool,
     config_path: Path | None,
     video_flags: dict[str, object] | None = None,
+    flags: dict[str, dict[str, object]] | None = None,
     window: tuple[float, float] | None = None,
     chapter: str | None = None,
     quick: bool = False,
@@ -28,7 +29,7 @@ def run_render(
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
-                            video_flags=video_flags or {}, preview=window, preview_chapter=chapter,
+                            video_flags=video_flags or {}, flags=flags or {}, preview=window, preview_chapter=chapter,
                             quick=quick, executor=executor)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

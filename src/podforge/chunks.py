@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ from .visuals.frames import FramePlan, FrameRenderer, plan_frames, render_frames
 from .visuals.layouts import frame_samples, speech
 from .visuals.visualizers import AudioFeatures
 from .visuals.window import window, window_digest
+
+if TYPE_CHECKING:
+    from .visuals.avatars.talking import TalkingHeads
 
 CHUNK_KIND = "chunks"
 MIN_CHUNK_SECONDS = 10.0
@@ -95,6 +98,7 @@ class ChunkSpec:
     encoder: EncoderChoice
     rate: int
     static_key: str  # hash of the static settings (size, layout, colours, speakers, encoder, cover, version)
+    talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered (their MP4s are in the cache)
 
     @property
     def plan_key(self) -> str:
@@ -124,7 +128,7 @@ def frame_plan(spec: ChunkSpec, cache: ContentCache | None = None) -> FramePlan:
         timeline = Timeline.from_json(spec.timeline_json)
         video = VideoConfig.model_validate(spec.video)
         cache = cache or ContentCache(Path(spec.cache_root))
-        plan = plan_frames(timeline, video, Path(spec.base_dir), cache=cache)
+        plan = plan_frames(timeline, video, Path(spec.base_dir), cache=cache, talking=spec.talking)
         _PLANS.clear()
         _PLANS[spec.plan_key] = plan
     return plan

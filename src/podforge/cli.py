@@ -59,6 +59,10 @@ def render(
     fps: Annotated[int | None, typer.Option(help="video frame rate: 25 or 30")] = None,
     layout: Annotated[str | None, typer.Option(help="solo, duo, active-speaker or audiogram")] = None,
     no_captions: Annotated[bool, typer.Option("--no-captions", help="no burned-in captions")] = False,
+    gpu: Annotated[str | None, typer.Option(help="auto (an NVIDIA GPU when it works), on (fail without), off")] = None,
+    avatar_fallback: Annotated[
+        str | None, typer.Option(help="photo or illustrated: what a speaker gets when SadTalker/Wav2Lip fails")
+    ] = None,
     start: Annotated[str | None, typer.Option("--from", help="video from this time (2:30) or this chapter")] = None,
     end: Annotated[str | None, typer.Option("--to", help="video up to this time (3:10)")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="a quick look: small frame, fastest encode")] = False,
@@ -70,9 +74,11 @@ def render(
 
     flags: dict[str, object] = {"size": size, "fps": fps, "layout": layout, "captions": False if no_captions else None}
     video_flags = {key: value for key, value in flags.items() if value is not None}
+    sections: dict[str, dict[str, object]] = {"gpu": {"mode": gpu}, "avatar": {"fallback": avatar_fallback}}
+    other = {name: values for name, values in sections.items() if all(v is not None for v in values.values())}
     window, chapter = cli_window(start, end)
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
-               video_flags=video_flags, window=window, chapter=chapter, quick=preview,
+               video_flags=video_flags, flags=other, window=window, chapter=chapter, quick=preview,
                executor=executor)  # fmt: skip
 
 

@@ -25,9 +25,10 @@ import numpy as np
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
-from .config import RenderConfig, with_front_matter, with_video_flags
+from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .executors import chunk_executor, parse_executor
-from .metrics import StageRecorder, write_metrics
+from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
+from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
 from .preview import chapter_window, check_window, quick_config
@@ -36,8 +37,7 @@ from .script.parser import load_script_leniently
 from .takes import apply_takes
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
-from .video import VideoJob, check_window, publish_video
-from .voices.cast import Voice
+from .video import VideoJob, publish_video
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
@@ -72,10 +72,25 @@ class RenderOptions:
     config: RenderConfig = field(default_factory=RenderConfig)
     stem: str | None = None
     video_flags: dict[str, object] = field(default_factory=dict)
+    # Other sections' flags, laid over the script and config: {"gpu": {"mode": "on"}, "avatar": {"fallback": ...}}
+    flags: dict[str, dict[str, object]] = field(default_factory=dict)
     preview: tuple[float, float] | None = None  # only this stretch of the video, in seconds (see preview.py)
     preview_chapter: str | None = None  # only this chapter of the video, by title
     quick: bool = False  # a small frame and the fastest preset
     executor: str | None = None  # what draws the chunks: local (default), inline, ray or ray=ADDRESS
+
+
+@dataclass(frozen=True)
+class Devices:
+    """What the render runs where, decided once before any synthesis (``--gpu on`` fails here)."""
+
+    gpu: GpuPlan
+    onnx: OnnxDevice
+    encoder: EncoderChoice | None  # None for --audio-only
+
+    def record(self) -> dict[str, object]:
+        encoder = {"name": self.encoder.name, "reason": self.encoder.reason} if self.encoder else None
+        return {**self.gpu.to_dict(), "encoder": encoder, "onnx": self.onnx.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -90,12 +105,15 @@ def check(
     script_path: Path,
     config: RenderConfig | None = None,
     video_flags: dict[str, object] | None = None,
+    flags: dict[str, dict[str, object]] | None = None,
     quick: bool = False,
 ) -> CheckedScript:
     """Parse and validate only; raises ScriptError listing every problem (``video``: pictures and fonts too)."""
     config = config or RenderConfig()
     script, problems = load_script_leniently(script_path)
     config = with_video_flags(with_front_matter(config, script.front), video_flags or {})
+    for section, values in (flags or {}).items():
+        config = with_flags(config, section, values)
     config = quick_config(config) if quick else config
     return check_script(script, config, problems)
 
@@ -132,9 +150,10 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     if options.preview:
         check_window(options.preview)
     parse_executor(options.executor)
-    recorder = StageRecorder()
+    recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
-        checked = check(script_path, options.config, options.video_flags, options.quick)
+        checked = check(script_path, options.config, options.video_flags, options.flags, options.quick)
+        devices = plan_devices(checked.config, video=not options.audio_only)
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options, config) as cache:
@@ -154,10 +173,12 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             timeline = plan_timeline(inputs)
         if not options.audio_only:
             with recorder.stage("align") as stage:
+                on_progress(ProgressEvent("align", 0, 1))
                 hits, misses = cached_alignments(timeline, cache)
                 stage.count("cache_hits", hits)
                 stage.count("cache_misses", misses)
                 timeline = align_timeline(timeline, cache, workers=config.workers)
+            on_progress(ProgressEvent("align", 1, 1))
         if options.preview_chapter:  # a chapter is found by title once the timeline knows where it is
             options = replace(options, preview=chapter_window(timeline, options.preview_chapter), preview_chapter=None)
         sources = _sources(timeline, cache, checked)
@@ -209,10 +230,11 @@ def _publish(
         flagged = _listen(timeline, cache, options, recorder, on_progress)
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
+            talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
             with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                     window=options.preview, mixed=job.make_mix, workers=job.config.workers,
-                                     executor=executor)  # fmt: skip
+                                     devices.encoder, talking, window=options.preview, mixed=job.make_mix,
+                                     workers=job.config.workers, executor=executor)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)

@@ -38,7 +38,13 @@ from .config import VideoConfig
 from .encode import EncoderChoice, VideoWriter, select_encoder
 from .errors import EncodeError
 from .outputs import file_digest
+from .preview import check_window
 from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .visuals.avatars.talking import TalkingHeads
+
+__all__ = ["VideoJob", "check_window", "publish_video", "tag_mp4_cover"]
 
 VIDEO_VERSION = "3"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 
@@ -50,6 +56,8 @@ class VideoJob:
     base_dir: Path
     audio_key: str
     mastered: Callable[[], np.ndarray]
+    encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
+    talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
     window: tuple[float, float] | None = None  # a quick preview: only this stretch, in seconds
     mixed: Callable[[], np.ndarray] | None = None  # the unmastered mix the visuals react to (else the master)
     workers: int = 0  # chunk workers; 0 = one per core
@@ -67,7 +75,10 @@ class VideoJob:
             chosen=self.video.model_dump(mode="json", exclude_unset=True),
             encoder=encoder,
             **({"cover": file_digest(self.cover)} if self.cover else {}),
-        )
+            # Which speakers a tool animates (its frames per line are in each chunk's own key).
+            **({"talking": [self.talking.engine, sorted(self.talking.tracks), self.talking.fallbacks]}
+               if self.talking else {}),
+        )  # fmt: skip
 
     def key(self, encoder: str) -> str:
         window = {"window": list(self.window)} if self.window else {}
@@ -110,7 +121,7 @@ def _encode(
 ) -> dict[str, Any]:
     rate = job.timeline.sample_rate
     spec = ChunkSpec(job.timeline.to_json(), job.video.model_dump(mode="json"), str(job.base_dir),
-                     str(cache.root), choice, rate, job.static_key(choice.name))  # fmt: skip
+                     str(cache.root), choice, rate, job.static_key(choice.name), job.talking)  # fmt: skip
     plan = frame_plan(spec, cache)
     chunks = chunk_plan(job.timeline, job.video.fps)
     mono = _mono(job.mixed() if job.mixed is not None else job.mastered())
@@ -190,28 +201,3 @@ def tag_mp4_cover(path: Path, jpeg: bytes) -> None:
         mp4.save()
     except (MutagenError, OSError) as exc:
         raise EncodeError(f"{path.name}: cannot add the cover art ({exc}); check free disk space") from exc
-
-
-def check_window(window: tuple[float, float]) -> None:
-    start, end = window
-    if not (0 <= start < end):
-        raise ConfigError(f"preview {start:g}-{end:g} s: give a start before the end, both 0 or more seconds")
-
-
-def _window(job: VideoJob, audio: np.ndarray, n_frames: int) -> tuple[int, np.ndarray]:
-    """(first frame, the audio under the frames) of the preview window; the whole episode without one."""
-    if job.window is None:
-        return 0, audio
-    rate, fps = job.timeline.sample_rate, job.video.fps
-    # Every frame that shows some of the window; the epsilon keeps 2.2 s * 25 fps at 55 frames, not 56.
-    first = max(0, min(math.floor(job.window[0] * fps + 1e-6), n_frames - 1))
-    last = max(first + 1, min(math.ceil(job.window[1] * fps - 1e-6), n_frames))
-    return first, audio[first * rate // fps : last * rate // fps]
-
-
-def _frames_from(plan: Any, features: Any, first: int, count: int) -> Iterator[np.ndarray]:
-    from .visuals.frames import FrameRenderer
-
-    renderer = FrameRenderer(plan, features)
-    for i in range(first, first + count):
-        yield renderer.draw(min(i, plan.n_frames - 1))

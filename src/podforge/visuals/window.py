@@ -51,7 +51,7 @@ def window(plan: FramePlan, a: int, b: int) -> FramePlan:
 def _avatar_window(avatar: SpeakerAvatar, a: int, b: int) -> SpeakerAvatar:
     m = avatar.mouth
     mouth = MouthTrack(m.shape[a:b], m.openness[a:b], m.speaking[a:b], m.fallback[a:b])
-    return replace(avatar, slot_track=avatar.slot_track[a:b], mouth=mouth)
+    return replace(avatar, slot_track=avatar.slot_track[a:b], mouth=mouth, first=avatar.first + a)
 
 
 def window_digest(plan: FramePlan) -> str:
@@ -77,6 +77,10 @@ def window_digest(plan: FramePlan) -> str:
     for avatar in plan.avatars:
         m = avatar.mouth
         add(avatar.seed, avatar.partner_side, avatar.slot_track, m.shape, m.openness, m.speaking, m.fallback)
+        talking = avatar.source.talking
+        if talking is not None:  # a tool's frames: which line's clip and frame each of ours shows, by content
+            shown = (talking.index(avatar.first + i) for i in range(n))
+            add([None if at is None else (talking.track.clips[at[0]].key, at[1]) for at in shown])
     return h.hexdigest()
 
 

@@ -297,6 +297,7 @@ class SpeakerAvatar:
     mouth: MouthTrack
     seed: int
     partner_side: int
+    first: int = 0  # the episode frame of this plan's frame 0 (a video chunk's start): tools' frames are by episode
 
 
 class AvatarPainter:
@@ -315,7 +316,7 @@ class AvatarPainter:
         if k < 0:
             return
         slot = self.avatar.slots[k]
-        art_key = self.art.key(self.track.pose(i), i)
+        art_key = self.art.key(self.track.pose(i), i + self.avatar.first)
         pixels = lru_get(self.cache, (k, art_key))
         if pixels is None:
             pixels = self.art.compose(art_key, slot)
