@@ -102,7 +102,9 @@ def test_metrics_schema(rendered):
     gpu = metrics["gpu"]  # whatever this machine has: the record says what was used and why
     assert gpu["mode"] == "auto" and gpu["reason"] and gpu["used"] == (metrics["device"]["gpu"] is not None)
     assert gpu["encoder"] is None and gpu["onnx"]["provider"] in {"CPUExecutionProvider", "CUDAExecutionProvider"}
-    assert metrics["audio_seconds"] > 5 and 0 < metrics["realtime_factor"] < 5
+    assert metrics["audio_seconds"] > 5
+    # The factor's definition, not a speed (speeds are in bench/, where a loaded machine cannot fail a build).
+    assert metrics["realtime_factor"] == pytest.approx(metrics["wall_seconds"] / metrics["audio_seconds"], abs=1e-3)
     names = [s["name"] for s in metrics["stages"]]
     assert names == ["parse", "voices", "plan", "audio", "listen", "publish"]
     assert metrics["stages"][3]["cached"] is False and abs(metrics["stages"][3]["lufs"] + 16) <= 0.5
