@@ -102,7 +102,8 @@ class ChunkSpec:
 
     @property
     def plan_key(self) -> str:
-        return hashlib.sha256((self.static_key + self.timeline_json).encode()).hexdigest()
+        talking = repr(self.talking.keys()) if self.talking else ""
+        return hashlib.sha256((self.static_key + self.timeline_json + talking).encode()).hexdigest()
 
     def settings(self) -> VideoSettings:
         video = VideoConfig.model_validate(self.video)

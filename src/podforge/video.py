@@ -75,10 +75,22 @@ class VideoJob:
             chosen=self.video.model_dump(mode="json", exclude_unset=True),
             encoder=encoder,
             **({"cover": file_digest(self.cover)} if self.cover else {}),
+            portraits=self._portraits(),
             # Which speakers a tool animates (its frames per line are in each chunk's own key).
             **({"talking": [self.talking.engine, sorted(self.talking.tracks), self.talking.fallbacks]}
                if self.talking else {}),
         )  # fmt: skip
+
+    def _portraits(self) -> dict[str, str]:
+        """Each portrait's content: a photo replaced under the same name must not reuse old chunks."""
+        from .visuals.cards import avatar_spec
+
+        out = {}
+        for label, info in self.timeline.speakers.items():
+            photo = avatar_spec(info.avatar, self.base_dir)[1]
+            if photo is not None and photo.is_file():
+                out[label] = file_digest(photo)
+        return out
 
     def key(self, encoder: str) -> str:
         window = {"window": list(self.window)} if self.window else {}
