@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 CHUNK_KIND = "chunks"
 MIN_CHUNK_SECONDS = 10.0
 MAX_CHUNK_SECONDS = 30.0
+CUT_EVERY = 2  # about one line start in this many begins a chunk (see chunk_plan)
 Mono = npt.NDArray[np.float32]
 T = TypeVar("T")
 R = TypeVar("R")
@@ -68,15 +69,18 @@ def chunk_plan(
 ) -> tuple[Chunk, ...]:
     """Chunks cut at the first frame of a line, each at least ``min_seconds`` long where the episode allows.
 
-    A stretch with no line start for over ``max_seconds`` is cut every ``max_seconds`` from the last cut, which
-    still moves with its content. A tail shorter than ``min_seconds`` joins the chunk before it.
+    Which line starts a chunk is decided by the line itself (its clip's hash, one line in CUT_EVERY on
+    average), not by where the previous chunk ended: cuts chained from the last one would all move when an
+    edit lengthens one chunk, and every later chunk would be drawn again; content-defined cuts fall back into
+    step at the first chosen line after the edit. A stretch with no chosen line for over ``max_seconds`` is cut
+    every ``max_seconds``. A tail shorter than ``min_seconds`` joins the chunk before it.
     """
-    n = len(frame_samples(timeline, fps))
     samples = frame_samples(timeline, fps)
+    n = len(samples)
     low, high = max(1, round(min_seconds * fps)), max(1, round(max_seconds * fps))
-    cuts = sorted({int(np.searchsorted(samples, seg.start)) for seg in speech(timeline)} - {0})
+    chosen = {int(np.searchsorted(samples, seg.start)) for seg in speech(timeline) if _chosen(seg.clip)}
     bounds = [0]
-    for cut in [*cuts, n]:
+    for cut in [*sorted(chosen - {0}), n]:
         while cut - bounds[-1] > high and cut - bounds[-1] - high >= low:
             bounds.append(bounds[-1] + high)
         if cut - bounds[-1] >= low and cut < n:
@@ -85,6 +89,10 @@ def chunk_plan(
         bounds.pop()
     bounds.append(n)
     return tuple(Chunk(k, a, b) for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b > a)
+
+
+def _chosen(clip: str) -> bool:
+    return int(hashlib.sha256(clip.encode()).hexdigest()[:8], 16) % CUT_EVERY == 0
 
 
 @dataclass(frozen=True)
