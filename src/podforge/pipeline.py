@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources, mix
 from .cache import ContentCache
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
+from .errors import Location
 from .executors import chunk_executor, parse_executor
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
@@ -38,6 +40,7 @@ from .takes import apply_takes
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
 from .video import VideoJob, publish_video
+from .voices.cast import Voice
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
@@ -106,6 +109,8 @@ def check(
     config: RenderConfig | None = None,
     video_flags: dict[str, object] | None = None,
     flags: dict[str, dict[str, object]] | None = None,
+    *,
+    video: bool = True,
     quick: bool = False,
 ) -> CheckedScript:
     """Parse and validate only; raises ScriptError listing every problem (``video``: pictures and fonts too)."""
@@ -115,7 +120,7 @@ def check(
     for section, values in (flags or {}).items():
         config = with_flags(config, section, values)
     config = quick_config(config) if quick else config
-    return check_script(script, config, problems)
+    return check_script(script, config, problems, video=video)
 
 
 def plan_devices(config: RenderConfig, *, video: bool) -> Devices:
@@ -152,8 +157,10 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     parse_executor(options.executor)
     recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
-        checked = check(script_path, options.config, options.video_flags, options.flags, options.quick)
+        checked = check(script_path, options.config, options.video_flags, options.flags,
+                        video=not options.audio_only, quick=options.quick)  # fmt: skip
         devices = plan_devices(checked.config, video=not options.audio_only)
+        prepare_out(options.out_dir)  # before minutes of synthesis, not after
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
     with _clip_cache(options, config) as cache:
