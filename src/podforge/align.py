@@ -266,7 +266,10 @@ def _align_batch(
 def cached_alignments(timeline: Timeline, cache: ContentCache) -> tuple[int, int]:
     """(clips whose alignment is in the cache, clips that still need aligning), for the metrics."""
     jobs = {seg.clip: seg.spoken for seg in timeline.of_kind(SpeechSegment) if seg.clip not in timeline.words}
-    hits = sum(1 for clip, text in jobs.items() if cache.get_file(ALIGN_KIND, _cache_key(clip, text), ".json"))
+    from .voices.synth import CLIP_KIND
+
+    keys = [_cache_key(clip, text, cache.digest(CLIP_KIND, clip)) for clip, text in jobs.items()]
+    hits = sum(1 for key in keys if cache.has(ALIGN_KIND, key, ".json"))
     return hits, len(jobs) - hits
 
 

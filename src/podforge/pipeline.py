@@ -25,9 +25,9 @@ import numpy as np
 from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources, mix
-from .cache import ContentCache
+from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
-from .errors import Location
+from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .metrics import ResourceMonitor, StageRecorder, write_metrics

@@ -9,7 +9,6 @@ under the hash of everything it is made from, so an unchanged render copies it.
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,7 +140,7 @@ def _encode(
         return _encode_window(path, job, spec, chunks, mono, on_frames)
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
     del mono
-    missing = [task for task in tasks if cache.get_file(CHUNK_KIND, task.key, ".mp4") is None]
+    missing = [task for task in tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")]
     total, done = plan.n_frames, plan.n_frames - sum(task.chunk.frames for task in missing)
     on_frames(done, total)
     settings, mastered = spec.settings(), job.mastered()
@@ -154,10 +153,12 @@ def _encode(
         for task, _ in zip(missing, drawn, strict=True):
             done += task.chunk.frames
             on_frames(done, total)
-        parts = [cache.get_file(CHUNK_KIND, task.key, ".mp4") for task in tasks]
-        if any(part is None for part in parts):
-            raise EncodeError("a video chunk vanished from the cache during the render; render again")
-        frames = join_chunks(path, settings, [p for p in parts if p is not None], track, needed)
+        parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
+        for task, part in zip(tasks, parts, strict=True):
+            cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
+            if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", part):
+                raise EncodeError("a video chunk vanished from the cache during the render; render again")
+        frames = join_chunks(path, settings, parts, track, needed)
     hits = len(tasks) - len(missing)
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": len(missing)}
 
