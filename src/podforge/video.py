@@ -25,6 +25,7 @@ from .chunks import (
     CHUNK_KIND,
     Chunk,
     ChunkSpec,
+    ChunkTask,
     Executor,
     chunk_plan,
     chunk_tasks,
@@ -140,27 +141,37 @@ def _encode(
         return _encode_window(path, job, spec, chunks, mono, on_frames)
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
     del mono
-    missing = [task for task in tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")]
-    total, done = plan.n_frames, plan.n_frames - sum(task.chunk.frames for task in missing)
+    with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
+        parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
+        frames, missing = _draw_and_join(path, job, spec, tasks, parts, cache, on_frames)
+    hits = len(tasks) - missing
+    return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing}
+
+
+def _draw_and_join(
+    path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], parts: list[Path], cache: ContentCache,
+    on_frames: Callable[[int, int], None],
+) -> tuple[int, int]:  # fmt: skip
+    """Cached chunks copied out verified (a damaged one is drawn again), the others drawn; then the join."""
+    missing = [t for t, part in zip(tasks, parts, strict=True) if not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]
+    total = sum(task.chunk.frames for task in tasks)
+    done = total - sum(task.chunk.frames for task in missing)
     on_frames(done, total)
-    settings, mastered = spec.settings(), job.mastered()
+    settings, mastered, rate = spec.settings(), job.mastered(), spec.rate
     needed = frames_needed(len(mastered), settings.fps, rate)
-    with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp, _executor(job, len(missing)) as executor:
+    with _executor(job, len(missing)) as executor:
         drawn = executor.map(draw_chunk, missing)  # a pool or Ray starts on every chunk now
-        track = Path(tmp) / "audio.mp4"
+        track = parts[0].parent / "audio.mp4"
         encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
         del mastered
         for task, _ in zip(missing, drawn, strict=True):
             done += task.chunk.frames
             on_frames(done, total)
-        parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
-        for task, part in zip(tasks, parts, strict=True):
-            cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
-            if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", part):
-                raise EncodeError("a video chunk vanished from the cache during the render; render again")
-        frames = join_chunks(path, settings, parts, track, needed)
-    hits = len(tasks) - len(missing)
-    return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": len(missing)}
+    for task in missing:
+        cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
+        if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", parts[task.chunk.index]):
+            raise EncodeError("a video chunk vanished from the cache during the render; render again")
+    return join_chunks(path, settings, parts, track, needed), len(missing)
 
 
 def _encode_window(
