@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from .config import load_render_config
 from .errors import RenderError
+from .listen import DEFAULT_THRESHOLD
 from .pipeline import ProgressEvent, RenderOptions, render
 
 
@@ -26,11 +27,12 @@ def run_render(
     chapter: str | None = None,
     quick: bool = False,
     executor: str | None = None,
+    flag_threshold: float | None = DEFAULT_THRESHOLD,
 ) -> None:
     config = load_render_config(config_path)
     options = RenderOptions(out_dir=out_dir, audio_only=audio_only, wav=wav, use_cache=not no_cache, config=config,
                             video_flags=video_flags or {}, flags=flags or {}, preview=window, preview_chapter=chapter,
-                            quick=quick, executor=executor)  # fmt: skip
+                            quick=quick, executor=executor, flag_threshold=flag_threshold)  # fmt: skip
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip

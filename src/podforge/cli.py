@@ -67,6 +67,10 @@ def render(
     end: Annotated[str | None, typer.Option("--to", help="video up to this time (3:10)")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="a quick look: small frame, fastest encode")] = False,
     executor: Annotated[str | None, typer.Option(help="local (default), inline, ray or ray=ADDRESS")] = None,
+    flag_threshold: Annotated[
+        float, typer.Option("--flag-threshold", help="listening check: flag lines heard with a higher word error rate")
+    ] = DEFAULT_THRESHOLD,
+    no_listen: Annotated[bool, typer.Option("--no-listen", help="skip the listening check")] = False,
 ) -> None:
     """Render SCRIPT into OUT: mp4, mp3, srt, vtt, chapters, timeline and metrics."""
     from ._cli_render import run_render
@@ -79,7 +83,7 @@ def render(
     window, chapter = cli_window(start, end)
     run_render(script, out_dir, audio_only=audio_only, wav=wav, no_cache=no_cache, config_path=config,
                video_flags=video_flags, flags=other, window=window, chapter=chapter, quick=preview,
-               executor=executor)  # fmt: skip
+               executor=executor, flag_threshold=None if no_listen else flag_threshold)  # fmt: skip
 
 
 @app.command()

@@ -30,6 +30,7 @@ from .config import RenderConfig, with_flags, with_front_matter, with_video_flag
 from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
+from .listen import DEFAULT_THRESHOLD, check_threshold, listen
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -81,6 +82,7 @@ class RenderOptions:
     preview_chapter: str | None = None  # only this chapter of the video, by title
     quick: bool = False  # a small frame and the fastest preset
     executor: str | None = None  # what draws the chunks: local (default), inline, ray or ray=ADDRESS
+    flag_threshold: float | None = DEFAULT_THRESHOLD  # the listening check (listen.py); None turns it off
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
     if options.preview:
         check_window(options.preview)
     parse_executor(options.executor)
+    if options.flag_threshold is not None:
+        check_threshold(options.flag_threshold)
     recorder = StageRecorder(ResourceMonitor(gpu=_monitored_gpu(options)))
     with recorder.stage("parse"):
         checked = check(script_path, options.config, options.video_flags, options.flags,
