@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from ._cli_render import progress_bar
 from .config import load_render_config
 from .feed import PublishOptions, check_site, publish_show
 from .feed.show import load_show
-from .pipeline import ProgressEvent
 
 
 def run_publish(
@@ -18,16 +17,7 @@ def run_publish(
 ) -> None:
     options = PublishOptions(site, base_url=base_url, video=video, config=load_render_config(config_path))
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(event: ProgressEvent) -> None:
-            if event.stage not in tasks:
-                tasks[event.stage] = bar.add_task(event.stage, total=event.total)
-            bar.update(tasks[event.stage], completed=event.done, total=event.total)
-
+    with progress_bar(console, transient=True) as on_progress:
         result = publish_show(show, options, on_progress)
     out.print(f"published {len(result.items)} episodes to {result.site} in {result.wall_seconds:.1f} s")
     out.print(f"  {result.site / 'feed.xml'}  (passes Apple Podcasts' and Spotify's feed rules)")

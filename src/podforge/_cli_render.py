@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -11,6 +13,22 @@ from .config import load_render_config
 from .errors import RenderError
 from .listen import DEFAULT_THRESHOLD
 from .pipeline import ProgressEvent, RenderOptions, render
+
+
+@contextmanager
+def progress_bar(console: Console, *, transient: bool) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A rich bar per stage on a terminal (nothing elsewhere), fed by the library's progress events."""
+    columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=transient, disable=not console.is_terminal) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(event: ProgressEvent) -> None:
+            if event.stage not in tasks:
+                tasks[event.stage] = bar.add_task(event.stage, total=event.total)
+            bar.update(tasks[event.stage], completed=event.done, total=event.total)
+
+        yield on_progress
 
 
 def run_render(
@@ -34,16 +52,7 @@ def run_render(
                             video_flags=video_flags or {}, flags=flags or {}, preview=window, preview_chapter=chapter,
                             quick=quick, executor=executor, flag_threshold=flag_threshold)  # fmt: skip
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(event: ProgressEvent) -> None:
-            if event.stage not in tasks:
-                tasks[event.stage] = bar.add_task(event.stage, total=event.total)
-            bar.update(tasks[event.stage], completed=event.done, total=event.total)
-
+    with progress_bar(console, transient=False) as on_progress:
         result = render(script, options, on_progress)
     for where, message in result.warnings:
         console.print(f"warning: {where}: {message}", markup=False, soft_wrap=True, highlight=False)
