@@ -49,9 +49,10 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
     return run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless Debian chromium (playwright); see tests/browser.py."""
+    """Headless Debian chromium (playwright); see tests/browser.py. Per module: playwright's sync API keeps an
+    event loop running in the main thread while it is open, which later tests' asyncio.run would trip over."""
     from browser import launch
 
     yield from launch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -189,6 +190,16 @@ def test_edge_streams_and_decodes_one_chunk_per_sentence(mp3: bytes) -> None:
         ("Welcome to the show.", "en-GB-SoniaNeural", "+25%"),
         ("Today we talk about tiny machines.", "en-GB-SoniaNeural", "+25%"),
     ]
+
+
+def test_edge_speaks_when_the_caller_already_runs_an_event_loop(mp3: bytes) -> None:
+    """A studio request handler or a playwright test runs a loop in this thread; asyncio.run alone refuses."""
+    engine = EdgeEngine("en-GB-SoniaNeural", communicate=fake_communicate(mp3, []))
+
+    async def inside_a_loop() -> list[AudioChunk]:
+        return list(engine.synthesize(SENTENCES, VoiceSettings()))
+
+    assert_contract(asyncio.run(inside_a_loop()), 2)
 
 
 def test_edge_rate_strings() -> None:

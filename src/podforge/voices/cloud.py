@@ -12,8 +12,9 @@ import asyncio
 import io
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import av
 import numpy as np
@@ -205,8 +206,7 @@ class EdgeEngine:
 
     def _speak(self, sentence: str, rate: str) -> npt.NDArray[np.float32]:
         try:
-            # a fresh event loop per sentence: callers are synchronous (and may be worker processes)
-            data = asyncio.run(self._stream(sentence, rate))
+            data = _run_coroutine(self._stream(sentence, rate))
         except self.errors as exc:
             raise self._error(f"streaming {sentence[:40]!r} failed ({type(exc).__name__}: {exc})") from exc
         try:
@@ -223,3 +223,17 @@ class EdgeEngine:
 
     def _error(self, what: str) -> EngineError:
         return EngineError(f"edge: {what} ({_NETWORK_HINT.format(engine='edge')})", engine="edge", voice=self.voice)
+
+
+T = TypeVar("T")
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """A fresh event loop per sentence: callers are synchronous, but one may already run a loop in
+    this thread (a studio request, a playwright test), where asyncio.run refuses; use a thread then."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
