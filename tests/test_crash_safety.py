@@ -157,8 +157,12 @@ def test_a_render_killed_in_voices_mix_and_video_recovers(tmp_path, isolated_cac
     stages = _assert_recovered(result, isolated_cache)
     # Voiced before the kills (mix and video came after the voices): nothing is voiced again ...
     assert stages["voices"]["cache_misses"] == 0 and stages["voices"]["cache_hits"] == 4
-    # ... and the episode audio finished before the kill mid video, so only the video is made again.
-    assert stages["audio"]["cached"] is True and stages["video"]["cached"] is False
+    # ... and the episode audio finished before the kill mid video. The MP4 in staging is joined from chunks that
+    # are all drawn and cached by then, so nothing is drawn again: the kill landed either before the joined file
+    # reached the cache (it is joined anew from cached chunks) or after (the whole file comes from the cache).
+    assert stages["audio"]["cached"] is True
+    video = stages["video"]
+    assert video["cached"] is True or (video["chunk_cache_misses"] == 0 and video["chunk_cache_hits"] > 0)
 
 
 @pytest.mark.slow
