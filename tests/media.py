@@ -17,6 +17,12 @@ from podforge.timeline import Timeline
 from podforge.visuals.visualizers import AudioFeatures
 
 
+def rgb_frames(path: Path) -> list[np.ndarray]:
+    """Every decoded video frame as int16 RGB (so frame differences do not wrap)."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
+
+
 def decoded(path: Path, rate: int = 48_000) -> np.ndarray:
     return decode_audio(path, rate)
 

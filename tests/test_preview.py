@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from podforge.errors import ConfigError
@@ -24,11 +23,6 @@ ALEX: Welcome to the show, it is good to have you here.
 # Second Part
 SAM: Glad to be here today, thank you.
 """
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
 
 
 @pytest.fixture

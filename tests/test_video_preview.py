@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from media import decoded
+from media import decoded, rgb_frames
 from podforge.config import load_render_config
 from podforge.errors import ConfigError
 from podforge.pipeline import RenderOptions, render
@@ -25,18 +24,13 @@ SAM: Glad to be here today, thank you.
 """
 
 
-def _frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
-
-
 def test_preview_is_the_full_render_cut_to_the_window(tmp_path: Path, fake_config: Path) -> None:
     script = tmp_path / "episode.md"
     script.write_text(SCRIPT, encoding="utf-8")
     config = load_render_config(fake_config)
     full = render(script, RenderOptions(out_dir=tmp_path / "full", config=config))
     preview = render(script, RenderOptions(out_dir=tmp_path / "preview", config=config, preview=(1.0, 2.2)))
-    whole, part = _frames(full.outputs["mp4"]), _frames(preview.outputs["mp4"])
+    whole, part = rgb_frames(full.outputs["mp4"]), rgb_frames(preview.outputs["mp4"])
     assert len(part) == 30  # 1.2 s at 25 fps
     for k in (0, 12, 29):
         assert np.abs(part[k] - whole[25 + k]).mean() < 4.0, k
@@ -62,4 +56,4 @@ def test_cli_preview_flag(tmp_path: Path, fake_config: Path, run_cli) -> None:  
     assert code == 2 and err.startswith("error: --to 'soon': write a time") and not (tmp_path / "bad").exists()
     code, _, err = run_cli("render", script, "-o", tmp_path / "out", "-c", fake_config, "--from", "0", "--to", "0:01")
     assert code == 0, err
-    assert len(_frames(tmp_path / "out" / "episode.mp4")) == 25
+    assert len(rgb_frames(tmp_path / "out" / "episode.mp4")) == 25
