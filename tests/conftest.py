@@ -66,3 +66,17 @@ def browser_page(browser: object) -> Iterator[object]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def talker_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the stand-in SadTalker/Wav2Lip (tests/fixtures/fake_talker.py) logs its calls, with no GPU
+    variables or failure mode inherited from the environment."""
+    from fixtures.fake_talker import GPU_VARS
+
+    log = tmp_path / "talker.json"
+    monkeypatch.setenv("FAKE_TALKER_LOG", str(log))
+    monkeypatch.delenv("FAKE_TALKER_MODE", raising=False)
+    for name in GPU_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return log

@@ -21,13 +21,8 @@ FAKE = Path(__file__).parent / "fixtures" / "fake_talker.py"
 
 
 @pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "talker.json"
-    monkeypatch.setenv("FAKE_TALKER_LOG", str(path))
-    monkeypatch.delenv("FAKE_TALKER_MODE", raising=False)
-    for name in GPU_VARS:
-        monkeypatch.delenv(name, raising=False)
-    return path
+def log(talker_log: Path) -> Path:
+    return talker_log
 
 
 @pytest.fixture

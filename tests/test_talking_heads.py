@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from fake_gpu import FakeNvml, NVMLError
-from fixtures.fake_talker import COLOUR, GPU_VARS
+from fixtures.fake_talker import COLOUR
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_talker.py"
 PORTRAIT = (40, 90, 220)
@@ -37,13 +37,8 @@ ALEX: And this third line is spoken after the title card is gone.
 
 
 @pytest.fixture(autouse=True)
-def talker_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    log = tmp_path / "talker.json"
-    monkeypatch.setenv("FAKE_TALKER_LOG", str(log))
-    monkeypatch.delenv("FAKE_TALKER_MODE", raising=False)
-    for name in GPU_VARS:
-        monkeypatch.delenv(name, raising=False)
-    return log
+def talker_env(talker_log: Path) -> Path:
+    return talker_log
 
 
 @pytest.fixture
