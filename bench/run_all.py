@@ -5,7 +5,8 @@ two-host scripts of the given lengths; each cold (empty cache), warm (same scrip
 edit (two words changed in the middle line). Each render is a separate `podforge render` process; its peak
 memory is the sum of the RSS of it and all its children (chunk workers, synthesis lanes), sampled every 0.1 s.
 The bare-encode floor is VideoWriter encoding as many ready-made frames (timed on up to 1500 frames, scaled).
-    .venv/bin/python bench/run_all.py [--minutes 2 10 60] [--cases audio video avatars] [--out docs/performance.md]
+    .venv/bin/python bench/run_all.py [--minutes 2 10 60] [--cases audio video avatars] [--runs cold warm edit]
+        [--out docs/performance.md] [--label after]
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ def edited(text: str) -> str:
     return "\n".join(lines)
 
 
-def case(kind: str, minutes: float, work: Path) -> dict[str, Run]:
+RUNS = ("cold", "warm", "edit")
+
+
+def case(kind: str, minutes: float, work: Path, runs_wanted: tuple[str, ...] = RUNS) -> dict[str, Run]:
     folder = work / f"{kind}-{minutes:g}"
     folder.mkdir()
     pair = ("illustrated", f"photo:{portrait(folder).name}") if kind == "avatars" else ("", "")
@@ -92,9 +96,12 @@ def case(kind: str, minutes: float, work: Path) -> dict[str, Run]:
     text = long_script(minutes, pair)
     script.write_text(text, encoding="utf-8")
     cache, out, audio_only = folder / "cache", folder / "out", kind == "audio"
-    runs = {"cold": render(script, out, cache, audio_only), "warm": render(script, out, cache, audio_only)}
-    script.write_text(edited(text), encoding="utf-8")
-    runs["edit"] = render(script, out, cache, audio_only)
+    runs = {"cold": render(script, out, cache, audio_only)}  # always: the other runs are measured against it
+    if "warm" in runs_wanted:
+        runs["warm"] = render(script, out, cache, audio_only)
+    if "edit" in runs_wanted:
+        script.write_text(edited(text), encoding="utf-8")
+        runs["edit"] = render(script, out, cache, audio_only)
     return runs
 
 
@@ -149,6 +156,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--label", default="after", help="the section these runs fill (before, after, ...)")
     parser.add_argument("--note", default="", help="a sentence for the section, e.g. what else loaded the machine")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="cold always runs")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the podforge source tree to render with")
     args = parser.parse_args()
     SOURCE["src"] = args.src.resolve()
@@ -156,7 +164,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in args.minutes:
             for kind in args.cases:
-                runs = case(kind, minutes, Path(tmp))
+                runs = case(kind, minutes, Path(tmp), tuple(args.runs))
                 frames = int(runs["cold"].video.get("frames", 0) or 0)
                 encoder = str(runs["cold"].video.get("encoder", "libx264"))
                 floor = floor_seconds(frames, encoder) if frames else None
