@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Literal
 
 from .._yamlpos import locate
-from ..config import SPEAKER_PALETTE, FrontMatter
+from ..colors import SPEAKER_PALETTE
+from ..config import FrontMatter
 from ..errors import Location
 from .model import Span, Speaker
 from .preamble import key_kind, reads_as_value
