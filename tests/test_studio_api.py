@@ -163,6 +163,15 @@ def test_render_job_progress_events_and_outputs(client: TestClient, workspace: P
     assert client.get("/api/episodes/short.md/thumbnail.jpg").content[:2] == b"\xff\xd8"
     listed = next(e for e in client.get("/api/episodes").json()["episodes"] if e["name"] == "short.md")
     assert listed["last_job"]["state"] == "done" and listed["last_job"]["metrics"]["audio_seconds"] > 1
+    # The transcript shows the words as written (capitals, punctuation), each timed, in order
+    lines = client.get(f"/api/jobs/{job['id']}/transcript").json()["lines"]
+    assert [" ".join(w[0] for w in line["words"]) for line in lines] == [
+        "Welcome to the short test show.",
+        "Glad to be here, Alex.",
+    ]
+    assert [line["name"] for line in lines] == ["ALEX", "SAM"] and lines[0]["color"] == "#e4572e"
+    starts = [w[1] for line in lines for w in line["words"]]
+    assert len(starts) == 11 and starts == sorted(starts) and starts[-1] < done["metrics"]["audio_seconds"]
 
 
 def test_check_answers_quickly_while_a_render_runs_and_cancel(client: TestClient, workspace: Path) -> None:

@@ -71,16 +71,30 @@ def sentence_spans(segment: SpeechSegment, words: tuple[WordTiming, ...]) -> lis
     return spans
 
 
-def word_cues(timeline: Timeline) -> list[Cue]:
-    """One cue per written word, for word-level WebVTT."""
+def written_words(timeline: Timeline) -> list[tuple[SpeechSegment, list[tuple[str, float, float]]]]:
+    """Each spoken line in time order with its written words and their (start, end) seconds, timed by the
+    aligned words; an unaligned line is one item, its whole text over its whole span."""
     from .visuals.captions import caption_word_times
 
     rate = timeline.sample_rate
+    lines = []
+    for seg in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start):
+        aligned = timeline.words.get(seg.clip)
+        if not aligned:
+            lines.append((seg, [(seg.text, seg.start / rate, seg.end / rate)]))
+            continue
+        timed = caption_word_times(seg, aligned)
+        lines.append((seg, [(token, start / rate, max(end, start + 1) / rate) for token, start, end in timed]))
+    return lines
+
+
+def word_cues(timeline: Timeline) -> list[Cue]:
+    """One cue per written word, for word-level WebVTT."""
     return [
-        Cue(start / rate, max(end, start + 1) / rate, timeline.speakers[seg.speaker].display_name, token)
-        for seg in sorted(timeline.of_kind(SpeechSegment), key=lambda s: s.start)
+        Cue(start, end, timeline.speakers[seg.speaker].display_name, token)
+        for seg, timed in written_words(timeline)
         if timeline.words.get(seg.clip)
-        for token, start, end in caption_word_times(seg, timeline.words[seg.clip])
+        for token, start, end in timed
     ]
 
 

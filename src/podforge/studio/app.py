@@ -250,6 +250,21 @@ def get_job(request: Request) -> JSONResponse:
     return JSONResponse(_job(request))
 
 
+def job_transcript(request: Request) -> JSONResponse:
+    """The rendered episode's lines with their written words, timed (what captions and word VTT show)."""
+    from ..outputs import written_words
+    from ..timeline import Timeline
+
+    url = _job(request).get("outputs", {}).get("timeline")
+    if not url:
+        raise wsp.NotFound(f"job {request.path_params['id']}: no transcript (not finished)")
+    timeline = Timeline.from_json(wsp.read_text(_ws(request).file(url.removeprefix("/files/"))))
+    lines = [{"speaker": seg.speaker, "name": timeline.speakers[seg.speaker].display_name,
+              "color": timeline.speakers[seg.speaker].color, "words": timed}
+             for seg, timed in written_words(timeline)]  # fmt: skip
+    return JSONResponse({"lines": lines})
+
+
 def cancel_job(request: Request) -> JSONResponse:
     job = _job(request)
     _store(request).cancel(job["id"])
@@ -310,6 +325,7 @@ ROUTES = [
     Route("/api/jobs", list_jobs),
     Route("/api/jobs", create_job, methods=["POST"]),
     Route("/api/jobs/{id:int}", get_job),
+    Route("/api/jobs/{id:int}/transcript", job_transcript),
     Route("/api/jobs/{id:int}/cancel", cancel_job, methods=["POST"]),
     Route("/api/jobs/{id:int}/events", job_events),
     Route("/files/{path:path}", serve_file),

@@ -347,10 +347,12 @@ async function showResult(job) {
   S.until = quick ? o.preview_end : Infinity;
   $("result-kind").textContent = quick ? `Quick preview: ${fmtTime(o.preview_start)}–${fmtTime(o.preview_end)} at ${o.size || "640x360"} (job #${job.id})`
     : `Render #${job.id}${o.size ? " at " + o.size : ""}${o.audio_only ? " · audio only" : ""}`;
-  const [timeline, chapters] = await Promise.all([
+  const [timeline, chapters, transcript] = await Promise.all([
     out.timeline ? fetch(out.timeline).then((r) => r.json()) : null,
-    out.chapters ? fetch(out.chapters).then((r) => r.json()) : null]);
-  if (timeline) { drawTranscript(timeline); drawTimeline(timeline); }
+    out.chapters ? fetch(out.chapters).then((r) => r.json()) : null,
+    out.timeline ? fetch(`/api/jobs/${job.id}/transcript`).then((r) => r.json()) : null]);
+  if (timeline) drawTimeline(timeline);
+  if (transcript) drawTranscript(transcript);
   $("chapters").innerHTML = ((chapters && chapters.chapters) || []).filter((c) => c.startTime >= S.offset && c.startTime < S.until).map((c) =>
     `<li data-t="${c.startTime - S.offset}">${esc(c.title)} <span class="muted">${fmtTime(c.startTime)}</span></li>`).join("");
   $("chapters").querySelectorAll("li").forEach((li) => { li.onclick = () => seek(+li.dataset.t); });
@@ -359,18 +361,14 @@ async function showResult(job) {
 function player() { return $("result-video").hidden ? $("result-audio") : $("result-video"); }
 function seek(t) { const p = player(); p.currentTime = t; p.play(); }
 
-function drawTranscript(tl) {
-  const rate = tl.sample_rate || Number(tl.timebase.split("/")[1]);
+// The written words, timed as the captions time them: the library's written_words, not a copy of it here.
+function drawTranscript(transcript) {
   const box = $("transcript");
   box.innerHTML = ""; words = [];
-  for (const seg of tl.segments.filter((s) => s.kind === "speech")) {
+  for (const line of transcript.lines) {
     const p = document.createElement("p");
-    const who = tl.speakers[seg.speaker] || { display_name: seg.speaker, color: "#fff" };
-    p.innerHTML = `<span class="who" style="color:${esc(who.color)}">${esc(who.display_name)}</span>`;
-    const timed = tl.words[seg.clip] || [];
-    const items = timed.length ? timed.map((w) => [w[0], (seg.start + w[1]) / rate, (seg.start + w[2]) / rate])
-      : [[seg.spoken, seg.start / rate, seg.end / rate]];
-    for (let [text, start, end] of items) {
+    p.innerHTML = `<span class="who" style="color:${esc(line.color)}">${esc(line.name)}</span>`;
+    for (let [text, start, end] of line.words) {
       if (end <= S.offset || start >= S.until) continue;
       start -= S.offset; end -= S.offset;
       const span = document.createElement("span");
