@@ -157,3 +157,22 @@ def test_caption_box_is_dark_translucent_and_text_white() -> None:
     assert np.median(region) < 100  # the box darkens the background
     assert (region.min(axis=1) > 240).sum() > 50  # white text
     assert len(highlighted_pixels(frame)) == 0
+
+
+def test_painted_captions_match_a_fresh_blend_whatever_moves_under_them() -> None:
+    """The painter reuses strips whose background did not change; every frame must still be the plain blend."""
+    tl = caption_timeline()
+    track = caption_track(tl, frame_samples(tl, FPS))
+    painter, fresh = CaptionPainter(track, 640, 324, 30), CaptionPainter(track, 640, 324, 30)
+    rng = np.random.default_rng(7)
+    background = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    shown = [i for i in range(len(track.page)) if track.page[i] >= 0]
+    for n, i in enumerate(shown):
+        if n % 3 == 0:  # something moving under part of the box (an avatar's shoulders), every third frame
+            x = int(rng.integers(0, 560))
+            background[250:330, x : x + 80] = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+        frame = background.copy()
+        painter.draw(frame, i)
+        expected = background.copy()
+        fresh.render(track.pages[int(track.page[i])], int(track.token[i])).blend(expected)
+        assert np.array_equal(frame, expected), f"frame {i} differs from a plain blend"

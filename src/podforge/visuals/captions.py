@@ -12,6 +12,7 @@ every other frame blends the cached patch over the caption box only.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -181,6 +182,9 @@ class PageLayout:
         return out
 
 
+CAPTION_STRIPS = 12  # see _Strips
+
+
 class CaptionPainter:
     """Draws the current caption page into frames, re-rendering only when page or word changes."""
 
@@ -188,6 +192,8 @@ class CaptionPainter:
         self.track, self.width, self.bottom, self.size = track, width, bottom, size
         self._key: tuple[int, int] = (-1, -1)
         self._patch: Patch | None = None
+        self._strips: _Strips | None = None
+        self._placed_page: tuple[CaptionPage, PageLayout, list[tuple[tuple[float, float], str, int]]] | None = None
 
     def layout(self, page: CaptionPage) -> PageLayout:
         texts = page.text_lines()
@@ -205,18 +211,30 @@ class CaptionPainter:
 
     def render(self, page: CaptionPage, highlight: int) -> Patch:
         """The page as an overlay patch, with token ``highlight`` in the speaker's colour."""
-        lay = self.layout(page)
+        lay, words = self._placed(page)
         x0, y0, x1, y1 = lay.box
         img = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
         draw = ImageDraw.Draw(img)
         draw.rounded_rectangle((0, 0, x1 - x0 - 1, y1 - y0 - 1), round(self.size * 0.35), fill=BOX_RGBA)
+        for xy, word, index in words:
+            fill = page.color if index == highlight else WHITE
+            draw.text(xy, word, font=lay.font, fill=(*fill, 255))
+        return Patch.from_image(img, x0, y0)
+
+    def _placed(self, page: CaptionPage) -> tuple[PageLayout, list[tuple[tuple[float, float], str, int]]]:
+        """The page's layout and each word's origin in its box, kept while the page shows: the highlight moves
+        word by word, and measuring every prefix again for each word was a third of the page's cost."""
+        if self._placed_page is not None and self._placed_page[0] is page:
+            return self._placed_page[1], self._placed_page[2]
+        lay = self.layout(page)
+        x0, y0 = lay.box[:2]
+        words = []
         for (x, y), line in zip(lay.origins, page.lines, strict=True):
             for n, (word, index) in enumerate(line):
                 prefix = " ".join(w for w, _ in line[:n]) + (" " if n else "")
-                left = x + lay.font.getlength(prefix) - x0
-                fill = page.color if index == highlight else WHITE
-                draw.text((left, y - y0), word, font=lay.font, fill=(*fill, 255))
-        return Patch.from_image(img, x0, y0)
+                words.append(((x + lay.font.getlength(prefix) - x0, y - y0), word, index))
+        self._placed_page = (page, lay, words)
+        return lay, words
 
     def draw(self, frame: Frame, i: int) -> None:
         index = int(self.track.page[i])
@@ -225,5 +243,44 @@ class CaptionPainter:
         key = (index, int(self.track.token[i]))
         if key != self._key or self._patch is None:
             self._patch = self.render(self.track.pages[key[0]], key[1])
-            self._key = key
-        self._patch.blend(frame)
+            self._key, self._strips = key, _Strips.of(self._patch, frame.shape)
+        if self._strips is None:
+            self._patch.blend(frame)
+        else:
+            self._strips.blend(frame)
+
+
+class _Strips:
+    """A caption patch cut into vertical strips, each remembering the pixels it last blended over and made.
+
+    The box spans most of the frame's width, and blending it was the costliest step of a frame after the
+    avatars; while a page shows, the strips between and beside the avatars lie over pixels that do not
+    change, so they cost a compare and a copy. The result is the blend's, pixel for pixel.
+    """
+
+    def __init__(self, patches: list[Patch]) -> None:
+        self.patches = patches
+        self.memo: list[tuple[Frame, Frame] | None] = [None] * len(patches)
+
+    @classmethod
+    def of(cls, patch: Patch, shape: tuple[int, ...]) -> _Strips | None:
+        x0, y0, x1, y1 = patch.box
+        if x0 < 0 or y0 < 0 or x1 > shape[1] or y1 > shape[0]:
+            return None  # a clipped box: blended whole, as before
+        cuts = np.linspace(0, x1 - x0, CAPTION_STRIPS + 1).round().astype(int)
+        return cls([
+            Patch(x0 + a, y0, patch.premul[:, a:b], patch.keep[:, a:b])
+            for a, b in itertools.pairwise(cuts) if b > a
+        ])  # fmt: skip
+
+    def blend(self, frame: Frame) -> None:
+        for k, strip in enumerate(self.patches):
+            x0, y0, x1, y1 = strip.box
+            region = frame[y0:y1, x0:x1]
+            memo = self.memo[k]
+            if memo is not None and np.array_equal(region, memo[0]):
+                region[...] = memo[1]
+                continue
+            under = region.copy()
+            strip.blend(frame)
+            self.memo[k] = (under, region.copy())
