@@ -213,6 +213,29 @@ def test_memory_stays_flat_over_3000_frames() -> None:
     assert growth < 30 * 2**20
 
 
+def _plan_bytes(minutes: int) -> tuple[int, int]:
+    """(bytes a plan of a ``minutes``-long two-avatar episode holds, its frame count), traced as it is built."""
+    import tracemalloc
+
+    lines = [("ALEX" if k % 2 else "SAM", 0.5 + 5 * k, 5 * k + 4.6) for k in range(minutes * 12)]
+    tl = episode(lines, minutes * 60.0 + 1, chapters=tuple((60.0 * k, f"Part {k}") for k in range(minutes)))
+    tracemalloc.start()
+    try:
+        plan = plan_frames(tl, video("duo", "640x360"), Path("."))
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held, plan.n_frames
+
+
+def test_a_plan_holds_a_few_bytes_a_frame_beyond_its_static_layers() -> None:
+    """Every chunk worker and the main process hold the episode's plan: what it adds per frame must stay a handful
+    of small tracks (who is lit, mouth, caption page and word), never pixels, so an hour costs megabytes."""
+    short, long_ = _plan_bytes(2), _plan_bytes(20)
+    per_frame = (long_[0] - short[0]) / (long_[1] - short[1])
+    assert per_frame < 120, f"{per_frame:.0f} bytes a frame"
+
+
 @pytest.mark.slow
 def test_duo_720p_renders_at_least_120_frames_a_second() -> None:
     lines = [("ALEX" if k % 2 else "SAM", 0.5 + 4 * k, 4 * k + 4.2) for k in range(15)]
