@@ -1,33 +1,36 @@
 """Loudness normalisation (ITU-R BS.1770-4) and true-peak limiting for finished episodes.
 
-Speed comes from oversampling only blocks whose peak could matter, running the limiter on a gain
-curve decimated by _DECIMATE, and chunking so that no full-length temporaries are allocated.
+Speed comes from oversampling only blocks whose peak could matter (``truepeak.py``), running the limiter on a
+gain curve decimated by _DECIMATE, and chunking so that no full-length temporaries are allocated. The input is
+read by slices and the output written by blocks (``stream.py``): ``master_stream`` masters a file of any length
+in bounded memory, ``master`` does the same on arrays through the same code.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyloudnorm
 from scipy import ndimage, signal
 
-from podforge.errors import ConfigError, RenderError
+from podforge.errors import ConfigError
+
+from .stream import ArrayAudio, AudioReader, AudioSink, RawAudio, blocks
+from .truepeak import BLOCK as _BLOCK
+from .truepeak import CHUNK as _CHUNK
+from .truepeak import MAX_REFINE as _MAX_REFINE
+from .truepeak import block_bounds, block_peaks, exact_maxima, reader_peaks, segment_max, true_peak_linear
 
 Audio = npt.NDArray[np.float32]
 
-_OVERSAMPLE = 4
-_HALF_SPAN = 10  # base-rate samples either side, as in scipy.signal.resample_poly's own design
-_BLOCK = 1024  # granularity of the sparse peak search; a multiple of _DECIMATE
 _DECIMATE = 8
-_CHUNK = 1 << 15  # bounds the oversampling scratch memory
 _LOOKAHEAD_S = 0.0015
 _RELEASE_S = 0.06
-_MAX_REFINE = 1.125  # the parabolic crest is at most 1/8 above its highest point
 _REFINE_HEADROOM = 2.0  # refine envelope points that a gain up to 6 dB higher could make matter
 _MARGIN_DB = 0.1
 _AIM_LU = 0.05
@@ -45,6 +48,16 @@ class MasterResult:
     """The mastered audio (same shape as the input) and what was measured and done."""
 
     samples: Audio
+    lufs_in: float
+    lufs_out: float
+    true_peak_dbtp: float
+    gain_db: float
+
+
+@dataclass(frozen=True)
+class MasterLevels:
+    """What ``master_stream`` measured and did; its audio is in the file it wrote."""
+
     lufs_in: float
     lufs_out: float
     true_peak_dbtp: float
@@ -82,27 +95,51 @@ def _sub_block_edges(n: int, sample_rate: int) -> npt.NDArray[np.int64]:
     return np.round(np.arange(n_sub + 1) * (_SUB_BLOCK_S * sample_rate)).astype(np.int64)
 
 
-def _kweighted_power(x: Audio, sample_rate: int) -> tuple[npt.NDArray[np.float64], Audio]:
-    """K-weighted power over all channels (weights are 1 for L/R/C): (per 100 ms, per _DECIMATE)."""
-    sos = _kweighting_sos(sample_rate)
-    edges = _sub_block_edges(x.shape[0], sample_rate)
-    state = np.zeros((x.shape[1], sos.shape[0], 2), dtype=np.float32)
-    cumulative = np.zeros(edges.size)  # running sum of power at each sub-block edge
-    power_d = np.empty(-(-x.shape[0] // _DECIMATE), dtype=np.float32)
-    total = 0.0
-    for start in range(0, x.shape[0], _CHUNK):
-        block = x[start : start + _CHUNK]
-        power = np.zeros(block.shape[0], dtype=np.float32)
-        for ch in range(x.shape[1]):
-            weighted, state[ch] = signal.sosfilt(sos, block[:, ch], zi=state[ch])
+class Meter:
+    """What mastering measures on its input, fed in order: K-weighted power (per 100 ms and per _DECIMATE,
+    the filter state carried across blocks) and the sample peak per true-peak block. Blocks are multiples of
+    _CHUNK frames (the last may be shorter), so the sums round exactly as over one array."""
+
+    def __init__(self, frames: int, channels: int, sample_rate: int) -> None:
+        self.sample_rate, self.sos = sample_rate, _kweighting_sos(sample_rate)
+        self.edges = _sub_block_edges(frames, sample_rate)
+        self.state = np.zeros((channels, self.sos.shape[0], 2), dtype=np.float32)
+        self.cumulative = np.zeros(self.edges.size)  # running sum of power at each sub-block edge
+        self.power_d = np.empty(-(-frames // _DECIMATE), dtype=np.float32)
+        self.total, self.pos, self.peaks = 0.0, 0, list[Audio]()
+
+    def feed(self, block: Audio) -> None:
+        if self.pos % _CHUNK:
+            raise ValueError("only the last block fed to a Meter may be shorter than a whole number of chunks")
+        for start in range(0, block.shape[0], _CHUNK):
+            self._chunk(block[start : start + _CHUNK])
+
+    def _chunk(self, block: Audio) -> None:
+        start, power = self.pos, np.zeros(block.shape[0], dtype=np.float32)
+        for ch in range(block.shape[1]):
+            weighted, self.state[ch] = signal.sosfilt(self.sos, block[:, ch], zi=self.state[ch])
             power += np.square(weighted, dtype=np.float32)
         running = np.cumsum(power, dtype=np.float64)
-        lo, hi = np.searchsorted(edges, [start, start + block.shape[0]], side="right")
-        cumulative[lo:hi] = total + running[edges[lo:hi] - start - 1]
-        total += float(running[-1])
+        lo, hi = np.searchsorted(self.edges, [start, start + block.shape[0]], side="right")
+        self.cumulative[lo:hi] = self.total + running[self.edges[lo:hi] - start - 1]
+        self.total += float(running[-1])
         decimated = np.add.reduceat(power, np.arange(0, power.size, _DECIMATE))
-        power_d[start // _DECIMATE : start // _DECIMATE + decimated.size] = decimated
-    return np.diff(cumulative), power_d
+        self.power_d[start // _DECIMATE : start // _DECIMATE + decimated.size] = decimated
+        self.peaks.append(block_peaks(block))
+        self.pos += block.shape[0]
+
+    def sub_sums(self) -> npt.NDArray[np.float64]:
+        return np.diff(self.cumulative)
+
+    def block_peaks(self) -> Audio:
+        return np.concatenate(self.peaks) if self.peaks else np.zeros(0, np.float32)
+
+
+def measure(x: AudioReader) -> Meter:
+    meter = Meter(x.frames, x.channels, x.rate)
+    for _, block in blocks(x):
+        meter.feed(block)
+    return meter
 
 
 def _gated_lufs(sub_sums: npt.NDArray[np.float64], sample_rate: int) -> float:
@@ -125,135 +162,21 @@ def integrated_lufs(samples: npt.ArrayLike, sample_rate: int) -> float:
 
     Returns ``float('-inf')`` for silence and for audio shorter than one 400 ms gating block.
     """
-    sub_sums, _ = _kweighted_power(_as_2d(samples), sample_rate)
-    return _gated_lufs(sub_sums, sample_rate)
-
-
-@functools.cache
-def _phase_filters() -> tuple[npt.NDArray[np.float32], float]:
-    """resample_poly's 4x filter less phase 0 (the input itself, to 0.06 %); the envelope's worst gain."""
-    taps = 2 * _HALF_SPAN * _OVERSAMPLE + 1
-    h = signal.firwin(taps, 1.0 / _OVERSAMPLE, window=("kaiser", 5.0)) * _OVERSAMPLE
-    phases = np.stack([h[k::_OVERSAMPLE][: 2 * _HALF_SPAN] for k in range(1, _OVERSAMPLE)])
-    worst_gain = _MAX_REFINE * max(float(np.abs(h[k::_OVERSAMPLE]).sum()) for k in range(_OVERSAMPLE))
-    return phases.astype(np.float32), worst_gain
-
-
-def _refine_peaks(seq: Audio, floor: float) -> None:
-    """Raise local maxima to the crest of the parabola through them and their neighbours.
-
-    Plain 4x under-reads crests between its points (up to 0.7 dB near Nyquist, ~0.2 dB on
-    broadband transients); the parabola gets within ~0.03 dB. The raise is at most 1/8, so points
-    below ``floor``, which cannot matter to the caller, are skipped: that keeps this sparse.
-    """
-    idx = np.flatnonzero(seq[1:-1] >= floor) + 1
-    a, b, c = seq[idx - 1], seq[idx], seq[idx + 1]
-    curvature = 2.0 * b - a - c
-    crest = (b >= a) & (b >= c) & (curvature > 0.0)
-    seq[idx[crest]] = b[crest] + np.square(a[crest] - c[crest]) / (8.0 * curvature[crest])
-
-
-def _envelope_chunk(x: Audio, start: int, stop: int, floor: float) -> Audio:
-    """Per sample in [start, stop): the true peak up to the next sample, max over channels.
-
-    Exact wherever it is at least ``floor``; below that it may read up to 1 dB low.
-    """
-    pad = _HALF_SPAN + 1  # one more sample each side gives the parabola its neighbours
-    count = stop - start + 2
-    lo, hi = max(0, start - pad), min(x.shape[0], stop + pad)
-    cols = np.zeros((x.shape[1], count - 2 + 2 * pad), dtype=np.float32)
-    cols[:, lo - (start - pad) : hi - (start - pad)] = x[lo:hi].T
-    grid = np.empty((x.shape[1], count, _OVERSAMPLE), dtype=np.float32)  # |4x signal| in time order
-    np.abs(cols[:, pad - 1 : pad - 1 + count], out=grid[:, :, 0])
-    for k, h in enumerate(_phase_filters()[0], start=1):
-        # phase k's output i + 2*(pad-1) is the point k/4 after cols[:, pad - 1 + i]
-        np.abs(signal.upfirdn(h, cols)[:, 2 * pad - 2 : 2 * pad - 2 + count], out=grid[:, :, k])
-    env = np.zeros(stop - start, dtype=np.float32)
-    for seq in grid.reshape(x.shape[1], -1):
-        _refine_peaks(seq, floor)
-        rows = seq.reshape(count, _OVERSAMPLE)[1:-1]
-        for k in range(_OVERSAMPLE):
-            np.maximum(env, rows[:, k], out=env)
-    return env
-
-
-def _segment_max(values: Audio, width: int) -> Audio:
-    rows = np.pad(values, (0, -values.size % width)).reshape(-1, width)
-    if width > 16:
-        return rows.max(axis=1)
-    out = rows[:, 0].copy()  # numpy reduces short rows slowly; strided maxima are much faster
-    for j in range(1, width):
-        np.maximum(out, rows[:, j], out=out)
-    return out
-
-
-def _exact_maxima(x: Audio, blocks: npt.NDArray[np.bool_], width: int, floor: float) -> Iterator[tuple[int, Audio]]:
-    """For each chunk of the selected blocks: (first index in units of width, true-peak maxima)."""
-    edges = np.diff(blocks.astype(np.int8), prepend=0, append=0)  # +1 where a run starts, -1 after
-    for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        start, stop = int(first) * _BLOCK, min(x.shape[0], int(last) * _BLOCK)
-        for s in range(start, stop, _CHUNK):
-            e = min(stop, s + _CHUNK)
-            yield s // width, _segment_max(_envelope_chunk(x, s, e, floor), width)
-
-
-def _block_bounds(x: Audio) -> Audio:
-    """Per block, an upper bound of the oversampled peak: worst filter gain x nearby sample peak."""
-    n, channels = x.shape
-    n_full = n // _BLOCK
-    rows = x[: n_full * _BLOCK].reshape(n_full, _BLOCK * channels)
-    peaks = np.maximum(rows.max(axis=1, initial=0.0), -rows.min(axis=1, initial=0.0))
-    if n % _BLOCK:
-        peaks = np.append(peaks, np.abs(x[n_full * _BLOCK :]).max())
-    if peaks.size and not np.isfinite(peaks).all():
-        raise RenderError("audio contains NaN or infinite samples; the mix upstream is broken")
-    padded = np.pad(peaks, 1)
-    near = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
-    return (near * _phase_filters()[1]).astype(np.float32)
-
-
-def _true_peak_linear(x: Audio, known: Audio | None = None) -> float:
-    """Exact true peak, oversampling only blocks whose bound beats the best found so far.
-
-    ``known`` optionally gives, per block, an already known exact peak (NaN where unknown).
-    """
-    bounds = _block_bounds(x)
-    todo = np.ones(bounds.size, dtype=bool) if known is None else np.isnan(known)
-    best = 0.0 if known is None or todo.all() else float(np.nanmax(known))
-    mask = todo & (bounds > best)
-    if mask.any():  # the most promising block first gives a high ``best`` that prunes the rest
-        mask = np.zeros_like(mask)
-        mask[int(np.argmax(np.where(todo, bounds, -1.0)))] = True
-    while mask.any():
-        for _, maxima in _exact_maxima(x, mask, _BLOCK, best / _MAX_REFINE):
-            best = max(best, float(maxima.max()))
-        todo &= ~mask
-        mask = todo & (bounds > best)
-    return best
-
-
-def true_peak_dbtp(samples: npt.ArrayLike, sample_rate: int) -> float:
-    """True peak in dBTP: the peak of the 4x-oversampled signal (resample_poly's filter).
-
-    Crests between the oversampled points are estimated with a parabola, so the value agrees with
-    8x-16x meters within ~0.05 dB instead of under-reading by up to 0.7 dB like plain 4x.
-    The oversampling factor is 4 whatever ``sample_rate`` is; returns ``-inf`` for silence.
-    """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    return _to_db(_true_peak_linear(_as_2d(samples)))
+    return _gated_lufs(measure(ArrayAudio(_as_2d(samples), sample_rate)).sub_sums(), sample_rate)
 
 
 class _Analysis:
     """What master() measures on its input once and reuses on every pass."""
 
-    def __init__(self, x: Audio, sample_rate: int) -> None:
-        self.x, self.sample_rate = x, sample_rate
-        self.bounds = _block_bounds(x)
-        sub_sums, self.power_d = _kweighted_power(x, sample_rate)
-        self.lufs_in = _gated_lufs(sub_sums, sample_rate)
-        self.sub_edges_d = _sub_block_edges(x.shape[0], sample_rate) // _DECIMATE
-        self.env_d = np.zeros(-(-x.shape[0] // _DECIMATE), dtype=np.float32)
+    def __init__(self, x: AudioReader, meter: Meter) -> None:
+        self.x, self.sample_rate = x, x.rate
+        self.bounds = block_bounds(meter.block_peaks())
+        self.power_d = meter.power_d
+        self.lufs_in = _gated_lufs(meter.sub_sums(), x.rate)
+        self.sub_edges_d = _sub_block_edges(x.frames, x.rate) // _DECIMATE
+        self.env_d = np.zeros(-(-x.frames // _DECIMATE), dtype=np.float32)
         self.floors = np.full(self.bounds.size, np.inf, dtype=np.float32)  # refinement floor per block
 
     def envelope(self, gain: float, ceiling: float) -> Audio:
@@ -261,7 +184,7 @@ class _Analysis:
         matters = ceiling / (gain * _MAX_REFINE)
         need = (self.bounds * gain > ceiling) & (self.floors > matters)
         floor = matters / _REFINE_HEADROOM
-        for first, maxima in _exact_maxima(self.x, need, _DECIMATE, floor):
+        for first, maxima in exact_maxima(self.x, need, _DECIMATE, floor):
             self.env_d[first : first + maxima.size] = maxima
         self.floors[need] = floor
         return self.env_d
@@ -270,10 +193,10 @@ class _Analysis:
         """Per block, the output's exact true peak where the limiter left the block and its filter
         span alone (the output is gain * input there); NaN elsewhere."""
         per_block = _BLOCK // _DECIMATE
-        peaks = _segment_max(self.env_d, per_block)
+        peaks = segment_max(self.env_d, per_block)
         known = np.isfinite(self.floors) & (peaks >= self.floors * _MAX_REFINE)
         if att is not None:
-            touched = np.pad(_segment_max(att, per_block) > 0.0, 1)
+            touched = np.pad(segment_max(att, per_block) > 0.0, 1)
             known &= ~(touched[:-2] | touched[1:-1] | touched[2:])
         return np.where(known, peaks * np.float32(gain), np.float32(np.nan))
 
@@ -362,22 +285,62 @@ def _solve_gain(an: _Analysis, target: float, ceiling: float) -> tuple[float, Au
     return best[1], best[2]
 
 
-def _apply_gain(x: Audio, gain: float, att: Audio | None) -> Audio:
-    if att is None:
+def _gain_chunk(x: Audio, start: int, gain: float, nodes: Audio | None) -> Audio:
+    if nodes is None:
         return x * np.float32(gain)
     # each block's gain runs linearly between its own node and the next; both cover its peaks
-    nodes = np.append(att, att[-1])
+    stop = start + x.shape[0]
     frac = np.arange(_DECIMATE, dtype=np.float32) / _DECIMATE
+    seg = nodes[start // _DECIMATE : -(-stop // _DECIMATE) + 1]
+    curve = np.multiply.outer(np.diff(seg), frac)
+    curve += seg[:-1, None]
+    per_sample = (np.float32(gain) * (1.0 - curve)).reshape(-1)[: stop - start]
     out = np.empty_like(x)
-    for start in range(0, x.shape[0], _CHUNK):
-        stop = min(x.shape[0], start + _CHUNK)
-        seg = nodes[start // _DECIMATE : -(-stop // _DECIMATE) + 1]
-        curve = np.multiply.outer(np.diff(seg), frac)
-        curve += seg[:-1, None]
-        per_sample = (np.float32(gain) * (1.0 - curve)).reshape(-1)[: stop - start]
-        for ch in range(x.shape[1]):  # broadcasting over 2-wide rows is several times slower
-            np.multiply(x[start:stop, ch], per_sample, out=out[start:stop, ch])
+    for ch in range(x.shape[1]):  # broadcasting over 2-wide rows is several times slower
+        np.multiply(x[:, ch], per_sample, out=out[:, ch])
     return out
+
+
+def _apply_gain(x: AudioReader, gain: float, att: Audio | None, sink: AudioSink) -> Audio:
+    """``x`` times the gain curve into ``sink``, a chunk at a time; returns the output's block peaks."""
+    nodes = None if att is None else np.append(att, att[-1])
+    peaks = []
+    for start in range(0, x.frames, _CHUNK):
+        out = _gain_chunk(x.read(start, start + _CHUNK), start, gain, nodes)
+        sink.write(start, out)
+        peaks.append(block_peaks(out))
+    return np.concatenate(peaks) if peaks else np.zeros(0, np.float32)
+
+
+def _check_targets(target_lufs: float, true_peak_limit_dbtp: float) -> None:
+    if not -70.0 < target_lufs < 0.0:  # NaN fails this too
+        raise ConfigError(f"target loudness {target_lufs} LUFS is out of range; use e.g. -16 or -23")
+    if not -20.0 <= true_peak_limit_dbtp <= 0.0:
+        raise ConfigError(f"true-peak limit {true_peak_limit_dbtp} dBTP is out of range; use e.g. -1.0")
+
+
+def _master(x: AudioReader, meter: Meter, sink: AudioSink, target_lufs: float, limit_dbtp: float) -> MasterLevels:
+    """The one mastering path: ``x`` (measured by ``meter``) normalised and limited into ``sink``."""
+    an = _Analysis(x, meter)
+    if not math.isfinite(an.lufs_in):
+        for start, block in blocks(x):
+            sink.write(start, block)
+        peak = _to_db(true_peak_linear(x, an.bounds))
+        return MasterLevels(an.lufs_in, an.lufs_in, peak, 0.0)
+    ceiling = 10.0 ** ((limit_dbtp - _MARGIN_DB) / 20.0)
+    gain_db, att = _solve_gain(an, target_lufs, ceiling)
+    peaks = _apply_gain(x, 10.0 ** (gain_db / 20.0), att, sink)
+    peak = true_peak_linear(sink, block_bounds(peaks), an.known_peaks(10.0 ** (gain_db / 20.0), att))
+    if peak > 10.0 ** (limit_dbtp / 20.0):
+        # the interpolated gain curve let an edge case through; trim rather than exceed the limit
+        trim = ceiling / peak
+        for start, block in blocks(sink):
+            sink.write(start, block * np.float32(trim))
+        gain_db += _to_db(trim)
+        peak *= trim
+    # K-weighting is linear and the gain curve slow, so the input's K-weighted power times the
+    # squared gain measures the output (tests hold it to pyloudnorm within 0.02 LU)
+    return MasterLevels(an.lufs_in, _estimate_lufs(an, gain_db, att), _to_db(peak), gain_db)
 
 
 def master(
@@ -393,27 +356,36 @@ def master(
     Mono ``(n,)`` input gives mono output. Raises RenderError for NaN/inf samples and
     ConfigError for targets out of range.
     """
-    if not -70.0 < target_lufs < 0.0:  # NaN fails this too
-        raise ConfigError(f"target loudness {target_lufs} LUFS is out of range; use e.g. -16 or -23")
-    if not -20.0 <= true_peak_limit_dbtp <= 0.0:
-        raise ConfigError(f"true-peak limit {true_peak_limit_dbtp} dBTP is out of range; use e.g. -1.0")
-    x = _as_2d(samples)
-    an = _Analysis(x, sample_rate)
-    shape = np.shape(samples)
-    if not math.isfinite(an.lufs_in):
-        peak = _to_db(_true_peak_linear(x))
-        return MasterResult(x.copy().reshape(shape), an.lufs_in, an.lufs_in, peak, 0.0)
-    ceiling = 10.0 ** ((true_peak_limit_dbtp - _MARGIN_DB) / 20.0)
-    gain_db, att = _solve_gain(an, target_lufs, ceiling)
-    y = _apply_gain(x, 10.0 ** (gain_db / 20.0), att)
-    peak = _true_peak_linear(y, an.known_peaks(10.0 ** (gain_db / 20.0), att))
-    if peak > 10.0 ** (true_peak_limit_dbtp / 20.0):
-        # the interpolated gain curve let an edge case through; trim rather than exceed the limit
-        trim = ceiling / peak
-        y *= np.float32(trim)
-        gain_db += _to_db(trim)
-        peak *= trim
-    # K-weighting is linear and the gain curve slow, so the input's K-weighted power times the
-    # squared gain measures the output (tests hold it to pyloudnorm within 0.02 LU)
-    lufs_out = _estimate_lufs(an, gain_db, att)
-    return MasterResult(y.reshape(shape), an.lufs_in, lufs_out, _to_db(peak), gain_db)
+    _check_targets(target_lufs, true_peak_limit_dbtp)
+    x = ArrayAudio(_as_2d(samples), sample_rate)
+    out = ArrayAudio(np.empty_like(x.samples), sample_rate)
+    levels = _master(x, measure(x), out, target_lufs, true_peak_limit_dbtp)
+    return MasterResult(out.samples.reshape(np.shape(samples)), levels.lufs_in, levels.lufs_out,
+                        levels.true_peak_dbtp, levels.gain_db)  # fmt: skip
+
+
+def master_stream(
+    x: AudioReader, dest: Path, *, meter: Meter | None = None, target_lufs: float = -16.0,
+    true_peak_limit_dbtp: float = -1.0,
+) -> tuple[RawAudio, MasterLevels]:  # fmt: skip
+    """``master`` for audio of any length: ``x`` read by slices, the result written to ``dest`` (raw float32).
+
+    ``meter`` is what was measured while ``x`` was written (else ``x`` is read once more to measure it).
+    """
+    _check_targets(target_lufs, true_peak_limit_dbtp)
+    out = RawAudio.create(dest, x.rate, x.channels, x.frames)
+    levels = _master(x, meter if meter is not None else measure(x), out, target_lufs, true_peak_limit_dbtp)
+    return out, levels
+
+
+def true_peak_dbtp(samples: npt.ArrayLike, sample_rate: int) -> float:
+    """True peak in dBTP: the peak of the 4x-oversampled signal (resample_poly's filter).
+
+    Crests between the oversampled points are estimated with a parabola, so the value agrees with
+    8x-16x meters within ~0.05 dB instead of under-reading by up to 0.7 dB like plain 4x.
+    The oversampling factor is 4 whatever ``sample_rate`` is; returns ``-inf`` for silence.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    x = ArrayAudio(_as_2d(samples), sample_rate)
+    return _to_db(true_peak_linear(x, block_bounds(reader_peaks(x))))

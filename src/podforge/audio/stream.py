@@ -1,0 +1,137 @@
+"""Audio read by slices: an array in memory, a raw float32 file, or a cached int16 ``.npy``.
+
+The episode is mixed, mastered and encoded block by block through these, so no stage holds the whole
+episode; a reader is small and picklable, so a worker process (the MP3 encoder) can read the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Audio = npt.NDArray[np.float32]
+BLOCK_FRAMES = 1 << 17  # what the stages read and write at a time: ~2.7 s at 48 kHz, a multiple of master's chunk
+
+
+class AudioReader(Protocol):
+    """Audio of ``frames`` frames and ``channels`` channels at ``rate``, read by slices."""
+
+    @property
+    def rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
+    def read(self, start: int, stop: int) -> Audio:
+        """Frames ``[start, stop)`` (clipped to the audio) as (n, channels) float32."""
+        ...
+
+
+class AudioSink(AudioReader, Protocol):
+    """A reader whose frames can also be written, a block at a time."""
+
+    def write(self, start: int, block: Audio) -> None: ...
+
+
+def blocks(reader: AudioReader, size: int = BLOCK_FRAMES) -> Iterator[tuple[int, Audio]]:
+    """(first frame, frames) of every block, in order."""
+    for start in range(0, reader.frames, size):
+        yield start, reader.read(start, start + size)
+
+
+def read_mono(reader: AudioReader, start: int, stop: int) -> Audio:
+    samples = reader.read(start, stop)
+    return samples[:, 0].copy() if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ArrayAudio:
+    """An (n, channels) float32 array in memory as a reader, and a sink ``write`` fills."""
+
+    samples: Audio
+    rate: int
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    def read(self, start: int, stop: int) -> Audio:
+        return self.samples[max(0, start) : max(0, stop)]
+
+    def write(self, start: int, block: Audio) -> None:
+        self.samples[start : start + block.shape[0]] = block
+
+
+@dataclass(frozen=True)
+class RawAudio:
+    """Interleaved float32 frames in a headerless file (a render's scratch file)."""
+
+    path: Path
+    rate: int
+    channels: int
+    frames: int
+
+    @classmethod
+    def create(cls, path: Path, rate: int, channels: int, frames: int) -> RawAudio:
+        """A zero-filled file of ``frames`` frames (sparse where the file system allows)."""
+        with path.open("wb") as handle:
+            handle.truncate(frames * channels * 4)
+        return cls(path, rate, channels, frames)
+
+    def read(self, start: int, stop: int) -> Audio:
+        start, stop = max(0, min(start, self.frames)), max(0, min(stop, self.frames))
+        count = max(0, stop - start) * self.channels
+        data = np.fromfile(self.path, dtype="<f4", count=count, offset=start * self.channels * 4)
+        return data.astype(np.float32, copy=False).reshape(-1, self.channels)
+
+    def write(self, start: int, block: Audio) -> None:
+        with self.path.open("r+b") as handle:
+            handle.seek(start * self.channels * 4)
+            handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+
+
+@dataclass(frozen=True)
+class Int16Npy:
+    """A 2-D int16 ``.npy`` file (the cached master) read as float32 in [-1, 1] by slices."""
+
+    path: Path
+    rate: int
+    channels: int
+    frames: int
+    offset: int  # where the data starts, after the header
+
+    @classmethod
+    def open(cls, path: Path, rate: int) -> Int16Npy:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            fmt = np.lib.format
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(handle)
+            offset = handle.tell()
+        if dtype != np.dtype("<i2") or fortran or len(shape) != 2:
+            raise ValueError(f"{path}: not a C-ordered 2-D int16 array")
+        return cls(path, rate, int(shape[1]), int(shape[0]), offset)
+
+    def read(self, start: int, stop: int) -> Audio:
+        start, stop = max(0, min(start, self.frames)), max(0, min(stop, self.frames))
+        count = max(0, stop - start) * self.channels
+        data = np.fromfile(self.path, dtype="<i2", count=count, offset=self.offset + start * self.channels * 2)
+        return (data.astype(np.float32) / np.float32(32767)).reshape(-1, self.channels)
+
+
+def write_int16_npy(path: Path, reader: AudioReader) -> None:
+    """``reader`` rounded to int16 as a ``.npy`` file, written by blocks."""
+    header = {"descr": "<i2", "fortran_order": False, "shape": (reader.frames, reader.channels)}
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        for _, block in blocks(reader):
+            handle.write(np.round(block * 32767).astype("<i2").tobytes())
