@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from media import decoded, loudness, top_level_boxes
+from podforge.audio.stream import ArrayAudio
 from podforge.timeline import SpeechSegment, Timeline
 
 SCRIPT = """
@@ -154,7 +155,7 @@ def test_the_video_cache_tells_a_chosen_visualiser_position_from_the_layouts() -
     chosen = VideoConfig.model_validate({"visualizer": {"kind": "spectrum", "y": placed.visualizer.y}})
     assert placed.model_dump() == chosen.model_dump()
     keys = {
-        VideoJob(timeline, video, Path("."), "audio", lambda: np.zeros((1, 2))).key("libx264")
+        VideoJob(timeline, video, Path("."), "audio", ArrayAudio(np.zeros((1, 2), np.float32), 48_000)).key("libx264")
         for video in (placed, chosen)
     }
     assert len(keys) == 2

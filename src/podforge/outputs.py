@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._atomic import atomic_write_text
+from ._mp3worker import PendingMp3, start_mp3
 from .artwork import embedded_cover
-from .audio.export import Chapter, Tags, write_mp3, write_wav
-from .audio.master import master
+from .audio.export import Chapter, Tags, write_wav
+from .audio.master import Meter, master_stream
+from .audio.mix import MixSources, mix_to_file
+from .audio.stream import AudioReader, Int16Npy, LazyAudio, RawAudio, write_int16_npy
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
 from .script.model import Script
@@ -104,9 +104,19 @@ class AudioJob:
 
     script: Script
     timeline: Timeline
-    make_mix: Callable[[], np.ndarray]
+    sources: MixSources
     wav: bool
     config: RenderConfig
+
+    def mix_to(self, dest: Path) -> tuple[RawAudio, Meter]:
+        """The unmastered mix, written block by block to ``dest`` and measured for mastering."""
+        return mix_to_file(self.timeline, self.sources, dest)
+
+    def master_to(self, mixed: AudioReader, dest: Path, meter: Meter | None = None) -> tuple[RawAudio, dict[str, Any]]:
+        out = self.config.output
+        mastered, levels = master_stream(mixed, dest, meter=meter, target_lufs=out.target_lufs,
+                                         true_peak_limit_dbtp=out.true_peak_dbtp)  # fmt: skip
+        return mastered, {"lufs": round(levels.lufs_out, 2), "true_peak_dbtp": round(levels.true_peak_dbtp, 2)}
 
     def tags(self) -> Tags:
         front = self.script.front
@@ -143,22 +153,64 @@ def file_digest(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class _Store:
+    """Puts the finished episode into the cache, the levels last (they mark the entry complete); run where the
+    MP3 was written, as soon as it is, so a render killed later still finds the episode cached."""
+
+    cache: ContentCache
+    key: str
+    files: dict[str, Path]  # suffix -> staged file
+    levels: dict[str, Any]
+
+    def __call__(self) -> None:
+        for suffix, path in self.files.items():
+            self.cache.put_file("episodes", self.key, suffix, path)
+        self.cache.put_text("episodes", self.key, ".json", json.dumps(self.levels))
+
+    def pin(self) -> None:
+        """Keep what a worker stored from this render's eviction."""
+        for suffix in [*self.files, ".json"]:
+            self.cache.pin("episodes", self.key, suffix)
+
+
+@dataclass(frozen=True)
 class AudioResult:
+    """The episode's audio files (the MP3 perhaps still being encoded: ``finish`` before placing them),
+    its levels, and readers of the mastered audio and of the unmastered mix (made on first read when the
+    episode came from the cache)."""
+
     paths: dict[str, Path]
     levels: dict[str, Any]
     key: str
-    mastered: Callable[[], np.ndarray]
+    mastered: AudioReader
+    mixed: AudioReader
+    pending: PendingMp3 | None = field(default=None, repr=False)
+    store: _Store | None = field(default=None, repr=False)
+
+    def finish(self) -> None:
+        """Wait for the MP3 (and its cache entry); raises EncodeError if the MP3 failed."""
+        if self.pending is not None and self.store is not None:
+            self.pending.finish()
+            self.store.pin()
+
+    def abandon(self) -> None:
+        """Stop the MP3 encode of a render that failed elsewhere."""
+        if self.pending is not None:
+            self.pending.abandon()
 
 
 def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool) -> AudioResult:
     """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before.
 
+    Scratch files (the mix, the master, raw float32) go into ``folder`` too, under names starting with a dot.
     `keep_master` also keeps the mastered PCM (in the cache) for the video's audio track.
     """
     key = job.key()
     suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
     written = {kind: folder / f"{stem}{suffix}" for kind, suffix in suffixes.items()}
     levels_text = cache.get_text("episodes", key, ".json")
+    rate, frames = job.timeline.sample_rate, job.timeline.duration
+    mixed = LazyAudio(rate, 2, frames, lambda: job.mix_to(folder / ".mix.f32")[0])
     # Every file is checked (and copied) before any is trusted: one broken entry means mastering again.
     if (
         levels_text is not None
@@ -166,36 +218,39 @@ def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *
         and all([cache.copy_to("episodes", key, suffix, written[kind]) for kind, suffix in suffixes.items()])
     ):
         levels = {**json.loads(levels_text), "cached": True}
-        return AudioResult(written, levels, key, lambda: _cached_master(cache, key, job))
-    samples, levels = _master_and_encode(job, written)
-    for kind, suffix in suffixes.items():
-        cache.put_file("episodes", key, suffix, written[kind])
-    if keep_master:
-        cache.put_array(MASTER_KIND, key, np.round(samples * 32767).astype(np.int16))
-    cache.put_text("episodes", key, ".json", json.dumps(levels))
-    return AudioResult(written, {**levels, "cached": False}, key, lambda: samples)
+        cached = LazyAudio(rate, 2, frames, lambda: _cached_master(cache, key, job, folder, mixed))
+        return AudioResult(written, levels, key, cached, mixed)
+    raw, meter = job.mix_to(folder / ".mix.f32")
+    mastered, levels = job.master_to(raw, folder / ".master.f32", meter)
+    del meter
+    if keep_master:  # before the MP3 starts: its worker completes the entry, which must then be whole
+        write_int16_npy(folder / ".master.npy", mastered)
+        cache.put_file(MASTER_KIND, key, ".npy", folder / ".master.npy")
+        (folder / ".master.npy").unlink()
+    store = _Store(cache, key, {suffix: written[kind] for kind, suffix in suffixes.items()}, levels)
+    pending = _encode(job, written, mastered, store)
+    return AudioResult(written, {**levels, "cached": False}, key, mastered, raw, pending, store)
 
 
-def _cached_master(cache: ContentCache, key: str, job: AudioJob) -> np.ndarray:
-    pcm = cache.get_array(MASTER_KIND, key)
-    if pcm is None:  # broken or evicted since it was found: master the same mix again
-        out = job.config.output
-        return master(job.make_mix(), job.timeline.sample_rate, target_lufs=out.target_lufs,
-                      true_peak_limit_dbtp=out.true_peak_dbtp).samples  # fmt: skip
-    return (pcm.astype(np.float32) / np.float32(32767)).astype(np.float32)
+def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, mixed: AudioReader) -> AudioReader:
+    path = folder / ".master.npy"
+    if not cache.copy_to(MASTER_KIND, key, ".npy", path):  # broken or evicted since it was found: master again
+        return job.master_to(mixed, folder / ".master.f32")[0]
+    try:
+        return Int16Npy.open(path, job.timeline.sample_rate)
+    except ValueError:  # a verified entry of another shape: written by another version; master again
+        return job.master_to(mixed, folder / ".master.f32")[0]
 
 
-def _master_and_encode(job: AudioJob, written: dict[str, Path]) -> tuple[np.ndarray, dict[str, Any]]:
+def _encode(job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: _Store) -> PendingMp3:
+    """Write the WAV, then start the MP3 (in a worker for long episodes), which stores the episode when done."""
     out, rate = job.config.output, job.timeline.sample_rate
-    mastered = master(job.make_mix(), rate, target_lufs=out.target_lufs, true_peak_limit_dbtp=out.true_peak_dbtp)
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
     cover = embedded_cover(job.cover) if job.cover else b""
-    write_mp3(written["mp3"], mastered.samples, rate, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters,
-              cover_jpeg=cover)  # fmt: skip
     if "wav" in written:
-        write_wav(written["wav"], mastered.samples, rate)
-    levels = {"lufs": round(mastered.lufs_out, 2), "true_peak_dbtp": round(mastered.true_peak_dbtp, 2)}
-    return mastered.samples, levels
+        write_wav(written["wav"], mastered, rate)
+    return start_mp3(written["mp3"], mastered, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters,
+                     cover_jpeg=cover, then=store)  # fmt: skip
 
 
 def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline, video: VideoConfig) -> dict[str, Path]:

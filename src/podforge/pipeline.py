@@ -24,7 +24,7 @@ import numpy as np
 
 from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline, cached_alignments
-from .audio.mix import MixSources, mix
+from .audio.mix import MixSources
 from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
@@ -32,7 +32,7 @@ from .executors import chunk_executor, parse_executor
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
 from .listen import DEFAULT_THRESHOLD, check_threshold, listen
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
-from .outputs import AudioJob, episode_chapters, publish_audio, publish_texts, versions
+from .outputs import AudioJob, AudioResult, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
 from .preview import chapter_window, check_window, quick_config
 from .script.model import Script
@@ -193,7 +193,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         if options.preview_chapter:  # a chapter is found by title once the timeline knows where it is
             options = replace(options, preview=chapter_window(timeline, options.preview_chapter), preview_chapter=None)
         sources = _sources(timeline, cache, checked)
-        job = AudioJob(script, timeline, lambda: mix(timeline, sources), options.wav or config.output.wav, config)
+        job = AudioJob(script, timeline, sources, options.wav or config.output.wav, config)
         with writing_into(options.out_dir):
             result = _publish(job, cache, options, recorder, on_progress, devices)
         return replace(result, warnings=checked.warnings)
@@ -230,6 +230,7 @@ def _publish(
     options.out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(options.out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
+    audio: AudioResult | None = None
     try:
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
@@ -244,13 +245,14 @@ def _publish(
             talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
             with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
-                                     devices.encoder, talking, window=options.preview, mixed=job.make_mix,
+                                     devices.encoder, talking, window=options.preview, mixed=audio.mixed,
                                      workers=job.config.workers, executor=executor)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)
         with recorder.stage("publish"):
             staged.update(publish_texts(staging, stem, script, timeline, job.config.video))
+            audio.finish()  # the MP3, encoded meanwhile in a worker
         metrics = recorder.to_dict(
             script.title, timeline.seconds, options=_options_record(options), versions=versions(),
             gpu=devices.record(),
@@ -260,6 +262,8 @@ def _publish(
         write_metrics(staged["metrics"], metrics)
         outputs = place(staged, options.out_dir)
     finally:
+        if audio is not None:
+            audio.abandon()
         shutil.rmtree(staging, ignore_errors=True)
     return RenderResult(outputs, timeline, metrics)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .artwork import embedded_cover
+from .audio.stream import AudioReader, MonoSlices
 from .bitstream import encode_audio_track, frames_needed, join_chunks
 from .cache import ContentCache, content_key
 from .chunks import (
@@ -55,11 +56,11 @@ class VideoJob:
     video: VideoConfig
     base_dir: Path
     audio_key: str
-    mastered: Callable[[], np.ndarray]
+    mastered: AudioReader
     encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
     talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
     window: tuple[float, float] | None = None  # a quick preview: only this stretch, in seconds
-    mixed: Callable[[], np.ndarray] | None = None  # the unmastered mix the visuals react to (else the master)
+    mixed: AudioReader | None = None  # the unmastered mix the visuals react to (else the master)
     workers: int = 0  # chunk workers; 0 = one per core
     executor: Executor | None = None  # what runs the chunks; None = a local process pool
 
@@ -136,7 +137,7 @@ def _encode(
                      str(cache.root), choice, rate, job.static_key(choice.name), job.talking)  # fmt: skip
     plan = frame_plan(spec, cache)
     chunks = chunk_plan(job.timeline, job.video.fps)
-    mono = _mono(job.mixed() if job.mixed is not None else job.mastered())
+    mono: Any = MonoSlices(job.mixed if job.mixed is not None else job.mastered)  # read by slices, never whole
     if job.window is not None:
         return _encode_window(path, job, spec, chunks, mono, on_frames)
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
@@ -157,13 +158,12 @@ def _draw_and_join(
     total = sum(task.chunk.frames for task in tasks)
     done = total - sum(task.chunk.frames for task in missing)
     on_frames(done, total)
-    settings, mastered, rate = spec.settings(), job.mastered(), spec.rate
-    needed = frames_needed(len(mastered), settings.fps, rate)
+    settings, mastered, rate = spec.settings(), job.mastered, spec.rate
+    needed = frames_needed(mastered.frames, settings.fps, rate)
     with _executor(job, len(missing)) as executor:
         drawn = executor.map(draw_chunk, missing)  # a pool or Ray starts on every chunk now
         track = parts[0].parent / "audio.mp4"
         encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
-        del mastered
         for task, _ in zip(missing, drawn, strict=True):
             done += task.chunk.frames
             on_frames(done, total)
@@ -185,7 +185,7 @@ def _encode_window(
     # Every frame that shows some of the window; the epsilon keeps 2.2 s * 25 fps at 55 frames, not 56.
     first = max(0, min(math.floor(job.window[0] * fps + 1e-6), plan.n_frames - 1))
     last = max(first + 1, min(math.ceil(min(job.window[1], 1e9) * fps - 1e-6), plan.n_frames))
-    audio = np.asarray(job.mastered())[first * rate // fps : last * rate // fps]
+    audio = job.mastered.read(first * rate // fps, last * rate // fps)
     with VideoWriter(path, spec.settings(), audio, rate) as writer:
         total = writer.frames_needed
         for frame in window_frames(plan, chunks, mono, rate, first, first + total):
@@ -202,11 +202,6 @@ def _executor(job: VideoJob, tasks: int) -> Iterator[Executor]:
         return
     with local_executor(job.workers, tasks) as executor:
         yield executor
-
-
-def _mono(audio: np.ndarray) -> np.ndarray:
-    samples = np.asarray(audio, dtype=np.float32)
-    return samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
 
 
 def tag_mp4_cover(path: Path, jpeg: bytes) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,8 @@ from mutagen.id3 import (
 
 from podforge._atomic import atomic_path
 from podforge.errors import EncodeError, MediaError
+
+from .stream import AudioReader, as_reader, blocks
 
 Audio = npt.NDArray[np.float32]
 PathLike = str | os.PathLike[str]
@@ -77,16 +79,20 @@ class Chapter:
     end_seconds: float
 
 
-def _planar(samples: npt.ArrayLike, dest: Path) -> Audio:
-    """(channels, n) float32 from (n,) or (n, channels) audio, checked for what encoders choke on."""
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] not in (1, 2):
-        raise ValueError(f"audio must be shaped (n,), (n, 1) or (n, 2), got {x.shape}")
-    if not np.isfinite(x).all():
-        raise EncodeError(f"{dest}: audio contains NaN or infinite samples; the mix upstream is broken")
-    return np.ascontiguousarray(x.T)
+def _reader(samples: npt.ArrayLike | AudioReader, sample_rate: int) -> AudioReader:
+    """(n,) or (n, channels) audio, or a reader of it, as a reader of mono or stereo frames."""
+    reader = as_reader(samples, sample_rate)
+    if reader.channels not in (1, 2):
+        raise ValueError(f"audio must be shaped (n,), (n, 1) or (n, 2), got {(reader.frames, reader.channels)}")
+    return reader
+
+
+def _planar_blocks(reader: AudioReader, dest: Path, size: int) -> Iterator[tuple[int, Audio]]:
+    """(first frame, (channels, n) float32) blocks, checked for what encoders choke on."""
+    for start, block in blocks(reader, size):
+        if not np.isfinite(block).all():
+            raise EncodeError(f"{dest}: audio contains NaN or infinite samples; the mix upstream is broken")
+        yield start, np.ascontiguousarray(block.T)
 
 
 def _check_mp3_settings(dest: Path, sample_rate: int, bitrate: int) -> None:
@@ -114,8 +120,8 @@ def _check_chapters(dest: Path, chapters: Sequence[Chapter]) -> None:
         previous_start = ch.start_seconds
 
 
-def _encode_mp3(tmp: Path, planar: Audio, sample_rate: int, bitrate: int) -> None:
-    layout = "mono" if planar.shape[0] == 1 else "stereo"
+def _encode_mp3(tmp: Path, dest: Path, reader: AudioReader, bitrate: int) -> None:
+    layout, sample_rate = "mono" if reader.channels == 1 else "stereo", reader.rate
     unscale = np.float32(1.0 / _LAME_SCALE.get(bitrate // 1000, 0.95))
     with av.open(str(tmp), mode="w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=sample_rate, layout=layout)
@@ -123,9 +129,8 @@ def _encode_mp3(tmp: Path, planar: Audio, sample_rate: int, bitrate: int) -> Non
         stream.codec_context.format = "fltp"  # LAME works in float: no conversion on the way
         # LAME's -q 5: about a third faster than its default -q 3, inaudible at podcast bit rates.
         stream.codec_context.options = {"compression_level": str(_LAME_QUALITY)}
-        for start in range(0, planar.shape[1], _PUSH_SAMPLES):
-            block = planar[:, start : start + _PUSH_SAMPLES] * unscale
-            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+        for start, planar in _planar_blocks(reader, dest, _PUSH_SAMPLES):
+            frame = av.AudioFrame.from_ndarray(planar * unscale, format="fltp", layout=layout)
             frame.sample_rate = sample_rate
             frame.pts = start
             container.mux(stream.encode(frame))
@@ -176,7 +181,7 @@ def _write_id3(tmp: Path, tags: Tags | None, chapters: Sequence[Chapter], cover_
 
 def write_mp3(
     path: PathLike,
-    samples: npt.ArrayLike,
+    samples: npt.ArrayLike | AudioReader,
     sample_rate: int,
     *,
     bitrate: int = 192_000,
@@ -188,16 +193,16 @@ def write_mp3(
     chapters as CHAP frames chp0, chp1, ... under an ordered top-level CTOC ``toc``, and
     ``cover_jpeg`` as the front-cover APIC frame).
 
-    ``samples`` is (n,) mono or (n, 2) stereo float32 in [-1, 1]. Writes atomically; raises
-    EncodeError, leaving any existing file at ``path`` as it was, when anything fails.
+    ``samples`` is (n,) mono or (n, 2) stereo float32 in [-1, 1], or a reader of it (encoded by blocks).
+    Writes atomically; raises EncodeError, leaving any existing file at ``path`` as it was, when anything fails.
     """
     dest = Path(path)
-    planar = _planar(samples, dest)
+    reader = _reader(samples, sample_rate)
     _check_mp3_settings(dest, sample_rate, bitrate)
     _check_chapters(dest, chapters)
     try:
         with atomic_path(dest) as tmp:
-            _encode_mp3(tmp, planar, sample_rate, bitrate)
+            _encode_mp3(tmp, dest, reader, bitrate)
             if tags or chapters or cover_jpeg:
                 _write_id3(tmp, tags, chapters, cover_jpeg)
     except (av.FFmpegError, OSError, ValueError, MutagenError) as exc:
@@ -205,17 +210,18 @@ def write_mp3(
     return dest
 
 
-def write_wav(path: PathLike, samples: npt.ArrayLike, sample_rate: int) -> Path:
-    """Write 24-bit PCM WAV atomically; samples beyond [-1, 1] are clipped. Raises EncodeError."""
+def write_wav(path: PathLike, samples: npt.ArrayLike | AudioReader, sample_rate: int) -> Path:
+    """Write 24-bit PCM WAV atomically (from an array or a reader, by blocks); samples beyond [-1, 1] are clipped.
+    Raises EncodeError."""
     dest = Path(path)
-    planar = _planar(samples, dest)
+    reader = _reader(samples, sample_rate)
     try:
         with atomic_path(dest) as tmp, wave.open(str(tmp), "wb") as out:
-            out.setnchannels(planar.shape[0])
+            out.setnchannels(reader.channels)
             out.setsampwidth(3)
             out.setframerate(sample_rate)
-            for start in range(0, planar.shape[1], _WAV_CHUNK):
-                out.writeframes(_int24_bytes(planar[:, start : start + _WAV_CHUNK]))
+            for _, planar in _planar_blocks(reader, dest, _WAV_CHUNK):
+                out.writeframes(_int24_bytes(planar))
     except (OSError, wave.Error) as exc:
         raise EncodeError(f"{dest}: cannot write WAV ({exc}); {_ENCODE_HINT}") from exc
     return dest

@@ -6,8 +6,9 @@ episode; a reader is small and picklable, so a worker process (the MP3 encoder) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +39,16 @@ class AudioSink(AudioReader, Protocol):
     def write(self, start: int, block: Audio) -> None: ...
 
 
+def as_reader(samples: npt.ArrayLike | AudioReader, rate: int) -> AudioReader:
+    """A reader as it is; (n,) or (n, channels) audio as an ArrayAudio (mono as one channel)."""
+    if isinstance(samples, ArrayAudio | RawAudio | Int16Npy | LazyAudio):
+        return samples
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"audio must be shaped (n,) or (n, channels), got {x.shape}")
+    return ArrayAudio(np.ascontiguousarray(x[:, None] if x.ndim == 1 else x), rate)
+
+
 def blocks(reader: AudioReader, size: int = BLOCK_FRAMES) -> Iterator[tuple[int, Audio]]:
     """(first frame, frames) of every block, in order."""
     for start in range(0, reader.frames, size):
@@ -47,6 +58,22 @@ def blocks(reader: AudioReader, size: int = BLOCK_FRAMES) -> Iterator[tuple[int,
 def read_mono(reader: AudioReader, start: int, stop: int) -> Audio:
     samples = reader.read(start, stop)
     return samples[:, 0].copy() if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class MonoSlices:
+    """The mono mix of a reader, read by ``[a:b]`` slices (what the video's chunk planning takes)."""
+
+    reader: AudioReader
+
+    def __len__(self) -> int:
+        return self.reader.frames
+
+    def __getitem__(self, span: slice) -> Audio:
+        if not isinstance(span, slice) or span.step not in (None, 1):
+            raise TypeError("MonoSlices reads contiguous slices only")
+        start, stop, _ = span.indices(self.reader.frames)
+        return read_mono(self.reader, start, stop)
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,23 @@ class RawAudio:
         with self.path.open("r+b") as handle:
             handle.seek(start * self.channels * 4)
             handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+
+
+@dataclass(frozen=True)
+class LazyAudio:
+    """A reader whose audio is made (a mix, a cache entry copied out) on the first read, if ever."""
+
+    rate: int
+    channels: int
+    frames: int
+    make: Callable[[], AudioReader] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def _made(self) -> AudioReader:
+        return self.make()
+
+    def read(self, start: int, stop: int) -> Audio:
+        return self._made.read(start, stop)
 
 
 @dataclass(frozen=True)
