@@ -229,14 +229,18 @@ def _attenuation(an: _Analysis, gain: float, ceiling: float) -> Audio | None:
     A forward maximum over the look-ahead (plus a neighbour each side: intersample peaks straddle
     block edges), smoothed over no more than that window, stays above what every block requires.
     """
-    env = an.envelope(gain, ceiling)
-    required = 1.0 - ceiling / np.maximum(env * gain, ceiling)
+    required = an.envelope(gain, ceiling) * gain  # 1 - ceiling / max(env * gain, ceiling), in place: these
+    np.maximum(required, ceiling, out=required)  # curves are 1/8 of the episode's length, the largest arrays
+    np.divide(ceiling, required, out=required)  # a long episode's mastering holds
+    np.subtract(1.0, required, out=required)
     if not required.any():
         return None
     look = max(1, math.ceil(_LOOKAHEAD_S * an.sample_rate / _DECIMATE))
     window = look + 2
     held = ndimage.maximum_filter1d(required, window, mode="nearest", origin=1 - window // 2)
+    del required
     released = _release(held, math.exp(-_DECIMATE / (_RELEASE_S * an.sample_rate)))
+    del held
     smooth = (look + 1) // 2  # two causal means: a triangular ramp spanning at most ``look``
     mean = functools.partial(ndimage.uniform_filter1d, size=smooth, mode="nearest", origin=(smooth - 1) // 2)
     return mean(mean(released))
@@ -245,7 +249,11 @@ def _attenuation(an: _Analysis, gain: float, ceiling: float) -> Audio | None:
 def _estimate_lufs(an: _Analysis, gain_db: float, att: Audio | None) -> float:
     # K-weighting is linear and the gain curve is slow, so weighting the precomputed power by the
     # squared gain is a close (<0.01 LU) stand-in for filtering the limited signal again.
-    power = an.power_d if att is None else an.power_d * np.square(1.0 - att)
+    power = an.power_d
+    if att is not None:
+        power = np.subtract(1.0, att)
+        np.square(power, out=power)
+        power *= an.power_d
     edges = an.sub_edges_d
     if edges.size < 2:
         return float("-inf")
@@ -285,13 +293,15 @@ def _solve_gain(an: _Analysis, target: float, ceiling: float) -> tuple[float, Au
     return best[1], best[2]
 
 
-def _gain_chunk(x: Audio, start: int, gain: float, nodes: Audio | None) -> Audio:
-    if nodes is None:
+def _gain_chunk(x: Audio, start: int, gain: float, att: Audio | None) -> Audio:
+    if att is None:
         return x * np.float32(gain)
-    # each block's gain runs linearly between its own node and the next; both cover its peaks
+    # each block's gain runs linearly between its own node and the next (the last node repeated past the end);
+    # both cover its peaks
     stop = start + x.shape[0]
     frac = np.arange(_DECIMATE, dtype=np.float32) / _DECIMATE
-    seg = nodes[start // _DECIMATE : -(-stop // _DECIMATE) + 1]
+    first, last = start // _DECIMATE, -(-stop // _DECIMATE) + 1
+    seg = att[first:last] if last <= att.size else np.append(att[first:], att[-1:])
     curve = np.multiply.outer(np.diff(seg), frac)
     curve += seg[:-1, None]
     per_sample = (np.float32(gain) * (1.0 - curve)).reshape(-1)[: stop - start]
@@ -303,10 +313,9 @@ def _gain_chunk(x: Audio, start: int, gain: float, nodes: Audio | None) -> Audio
 
 def _apply_gain(x: AudioReader, gain: float, att: Audio | None, sink: AudioSink) -> Audio:
     """``x`` times the gain curve into ``sink``, a chunk at a time; returns the output's block peaks."""
-    nodes = None if att is None else np.append(att, att[-1])
     peaks = []
     for start in range(0, x.frames, _CHUNK):
-        out = _gain_chunk(x.read(start, start + _CHUNK), start, gain, nodes)
+        out = _gain_chunk(x.read(start, start + _CHUNK), start, gain, att)
         sink.write(start, out)
         peaks.append(block_peaks(out))
     return np.concatenate(peaks) if peaks else np.zeros(0, np.float32)

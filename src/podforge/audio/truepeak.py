@@ -75,12 +75,17 @@ def envelope_chunk(x: AudioReader, start: int, stop: int, floor: float) -> Audio
 
 
 def segment_max(values: Audio, width: int) -> Audio:
-    rows = np.pad(values, (0, -values.size % width)).reshape(-1, width)
+    """The maximum of each ``width`` values (a short last segment counts zeros past the end), without a copy."""
+    whole = values.size // width
+    rows = values[: whole * width].reshape(-1, width)
     if width > 16:
-        return rows.max(axis=1)
-    out = rows[:, 0].copy()  # numpy reduces short rows slowly; strided maxima are much faster
-    for j in range(1, width):
-        np.maximum(out, rows[:, j], out=out)
+        out = rows.max(axis=1, initial=-np.inf).astype(values.dtype)
+    else:
+        out = rows[:, 0].copy()  # numpy reduces short rows slowly; strided maxima are much faster
+        for j in range(1, width):
+            np.maximum(out, rows[:, j], out=out)
+    if values.size % width:
+        out = np.append(out, np.maximum(values[whole * width :].max(), values.dtype.type(0)))
     return out
 
 
