@@ -14,8 +14,11 @@ from podforge._mp3worker import start_mp3
 from podforge.audio.export import Tags
 from podforge.audio.master import master, master_stream, measure
 from podforge.audio.mix import MixSources, mix, mix_to_file
-from podforge.audio.stream import BLOCK_FRAMES, Int16Npy, MonoSlices, RawAudio, as_reader, write_int16_npy
+from podforge.audio.stream import BLOCK_FRAMES, ArrayAudio, MonoSlices, NpyAudio, RawAudio, as_reader, write_int16_npy
+from podforge.cache import ContentCache
+from podforge.config import MusicConfig
 from podforge.errors import EncodeError
+from podforge.music.registry import music_reader
 from podforge.timeline import MusicSegment, SfxSegment, SpeakerInfo, SpeechSegment, Timeline
 
 RATE = 48_000
@@ -123,7 +126,7 @@ def test_cached_master_reads_back_as_int16_pcm(tmp_path):
     write_int16_npy(tmp_path / "m.npy", as_reader(x, RATE))
     stored = np.load(tmp_path / "m.npy")
     assert np.array_equal(stored, np.round(x * 32767).astype(np.int16))
-    reader = Int16Npy.open(tmp_path / "m.npy", RATE)
+    reader = NpyAudio.open(tmp_path / "m.npy", RATE)
     assert (reader.frames, reader.channels) == x.shape
     assert np.array_equal(reader.read(5000, 9000), stored[5000:9000].astype(np.float32) / np.float32(32767))
 
@@ -159,3 +162,16 @@ def test_mp3_worker_failure_is_one_encode_error_and_no_file(tmp_path):
     with pytest.raises(EncodeError, match="NaN"):
         pending.finish()
     assert not dest.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.f32"]
+
+
+def test_a_cached_bed_is_read_from_disk_by_slices_and_mixes_the_same(tmp_path):
+    timeline, sources = episode(0.3)
+    cache, config = ContentCache(tmp_path / "cache"), MusicConfig(engine="fake")
+    bed = timeline.of_kind(MusicSegment)[0]
+    first = music_reader(bed, RATE, config, tmp_path, cache)  # rendered now, and cached
+    again = music_reader(bed, RATE, config, tmp_path, cache)
+    assert isinstance(first, ArrayAudio) and isinstance(again, NpyAudio)
+    assert np.array_equal(again.read(1000, 90_000), first.samples[1000:90_000])
+    beds = {"array": lambda seg: first.samples, "disk": lambda seg: again}
+    mixes = [mix(timeline, MixSources(sources.clip, music, sources.sfx)) for music in beds.values()]
+    assert np.array_equal(mixes[0], mixes[1]) and np.abs(mixes[0][: 12 * RATE]).max() > 0.01

@@ -15,7 +15,7 @@ from .artwork import embedded_cover
 from .audio.export import Chapter, Tags, write_wav
 from .audio.master import Meter, master_stream
 from .audio.mix import MixSources, mix_to_file
-from .audio.stream import AudioReader, Int16Npy, LazyAudio, RawAudio, write_int16_npy
+from .audio.stream import AudioReader, LazyAudio, NpyAudio, RawAudio, write_int16_npy
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
 from .script.model import Script
@@ -237,7 +237,7 @@ def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, m
     if not cache.copy_to(MASTER_KIND, key, ".npy", path):  # broken or evicted since it was found: master again
         return job.master_to(mixed, folder / ".master.f32")[0]
     try:
-        return Int16Npy.open(path, job.timeline.sample_rate)
+        return NpyAudio.open(path, job.timeline.sample_rate)
     except ValueError:  # a verified entry of another shape: written by another version; master again
         return job.master_to(mixed, folder / ".master.f32")[0]
 

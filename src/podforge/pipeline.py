@@ -25,6 +25,7 @@ import numpy as np
 from ._outdir import place, prepare_out, writing_into
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources
+from .audio.stream import AudioReader
 from .cache import ContentCache, cache_cap_bytes
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
@@ -331,7 +332,7 @@ def _lengths(checked: CheckedScript) -> dict[str, int]:
 
 
 def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript) -> MixSources:
-    from .music.registry import render_music
+    from .music.registry import music_reader
 
     def clip(key: str) -> np.ndarray:
         array = cache.get_array(CLIP_KIND, key)
@@ -339,8 +340,8 @@ def _sources(timeline: Timeline, cache: ContentCache, checked: CheckedScript) ->
             raise RenderError(f"clip {key} vanished from the cache during the render; render again")
         return array
 
-    def music(bed: MusicSegment) -> np.ndarray:
-        return render_music(bed, timeline.sample_rate, checked.config.music, checked.script.base_dir, cache)
+    def music(bed: MusicSegment) -> AudioReader:
+        return music_reader(bed, timeline.sample_rate, checked.config.music, checked.script.base_dir, cache)
 
     return MixSources(clip, music, checked.sfx.__getitem__)
 

@@ -24,12 +24,12 @@ from ..music.registry import BED_REFERENCE_LUFS
 from ..timeline import MusicSegment, SfxSegment, SpeechSegment, Timeline
 from .dsp import db_to_gain
 from .master import Meter, _gated_lufs
-from .stream import BLOCK_FRAMES, ArrayAudio, AudioSink, RawAudio
+from .stream import BLOCK_FRAMES, ArrayAudio, AudioReader, AudioSink, RawAudio, as_reader
 
 Stereo = npt.NDArray[np.float32]
 Mono = npt.NDArray[np.float32]
 ClipSource = Callable[[str], Mono]
-MusicSource = Callable[[MusicSegment], Stereo]
+MusicSource = Callable[[MusicSegment], Stereo | AudioReader]  # a long bed is best read from disk by slices
 SfxSource = Callable[[str], Stereo]
 
 RAMP_SECONDS = 0.4
@@ -158,16 +158,17 @@ def add_music(out: Stereo, start: int, timeline: Timeline, music: MusicSource, b
     """Add the ducked, faded beds to ``out``, the mix's frames from ``start`` on."""
     rate = timeline.sample_rate
     for bed, first, end in beds.parts.sounding(start, start + out.shape[0]):
-        audio = music(bed)[: min(bed.end, timeline.duration) - bed.start]
-        end = min(end, bed.start + audio.shape[0])
+        audio = as_reader(music(bed), rate)
+        length = min(audio.frames, min(bed.end, timeline.duration) - bed.start)
+        end = min(end, bed.start + length)
         if end <= first:
             continue
         times = np.arange(first, end) / rate
         duck = np.interp(times, beds.control_times, beds.curve).astype(np.float32)
         level = beds.speech_lufs - BED_REFERENCE_LUFS + bed.level_db
-        fades = _fades(audio.shape[0], bed.fade_in, bed.fade_out, first - bed.start, end - bed.start)
+        fades = _fades(length, bed.fade_in, bed.fade_out, first - bed.start, end - bed.start)
         gain = db_to_gain(level) * np.power(10.0, duck / 20.0) * fades
-        out[first - start : end - start] += audio[first - bed.start : end - bed.start] * gain[:, None]
+        out[first - start : end - start] += audio.read(first - bed.start, end - bed.start) * gain[:, None]
 
 
 def _sfx_parts(timeline: Timeline) -> _Parts:

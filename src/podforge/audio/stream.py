@@ -41,7 +41,7 @@ class AudioSink(AudioReader, Protocol):
 
 def as_reader(samples: npt.ArrayLike | AudioReader, rate: int) -> AudioReader:
     """A reader as it is; (n,) or (n, channels) audio as an ArrayAudio (mono as one channel)."""
-    if isinstance(samples, ArrayAudio | RawAudio | Int16Npy | LazyAudio):
+    if isinstance(samples, ArrayAudio | RawAudio | NpyAudio | LazyAudio):
         return samples
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim not in (1, 2):
@@ -144,31 +144,35 @@ class LazyAudio:
 
 
 @dataclass(frozen=True)
-class Int16Npy:
-    """A 2-D int16 ``.npy`` file (the cached master) read as float32 in [-1, 1] by slices."""
+class NpyAudio:
+    """A 2-D float32 or int16 ``.npy`` file (a cached bed, the cached master) read by slices as float32, int16
+    scaled to [-1, 1]."""
 
     path: Path
     rate: int
     channels: int
     frames: int
     offset: int  # where the data starts, after the header
+    dtype: str
 
     @classmethod
-    def open(cls, path: Path, rate: int) -> Int16Npy:
+    def open(cls, path: Path, rate: int) -> NpyAudio:
         with path.open("rb") as handle:
             version = np.lib.format.read_magic(handle)
             fmt = np.lib.format
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, fortran, dtype = read_header(handle)
             offset = handle.tell()
-        if dtype != np.dtype("<i2") or fortran or len(shape) != 2:
-            raise ValueError(f"{path}: not a C-ordered 2-D int16 array")
-        return cls(path, rate, int(shape[1]), int(shape[0]), offset)
+        if dtype.str not in ("<i2", "<f4") or fortran or len(shape) != 2:
+            raise ValueError(f"{path}: not a C-ordered 2-D int16 or float32 array")
+        return cls(path, rate, int(shape[1]), int(shape[0]), offset, dtype.str)
 
     def read(self, start: int, stop: int) -> Audio:
         start, stop = max(0, min(start, self.frames)), max(0, min(stop, self.frames))
-        count = max(0, stop - start) * self.channels
-        data = np.fromfile(self.path, dtype="<i2", count=count, offset=self.offset + start * self.channels * 2)
+        count, width = max(0, stop - start) * self.channels, np.dtype(self.dtype).itemsize
+        data = np.fromfile(self.path, dtype=self.dtype, count=count, offset=self.offset + start * self.channels * width)
+        if self.dtype == "<f4":
+            return data.astype(np.float32, copy=False).reshape(-1, self.channels)
         return (data.astype(np.float32) / np.float32(32767)).reshape(-1, self.channels)
 
 

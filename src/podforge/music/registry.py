@@ -8,6 +8,7 @@ Beds are cached by the hash of (engine, settings, cue, length, seed).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..audio.stream import ArrayAudio, AudioReader, NpyAudio
 from ..cache import ContentCache, content_key
 from ..config import MusicConfig
 from ..errors import EngineError
@@ -92,6 +94,26 @@ def at_reference_loudness(audio: Stereo, sample_rate: int) -> Stereo:
     return (audio * np.float32(10 ** ((BED_REFERENCE_LUFS - loudness) / 20))).astype(np.float32)
 
 
+def music_reader(
+    bed: MusicSegment, sample_rate: int, config: MusicConfig, base_dir: Path, cache: ContentCache
+) -> AudioReader:
+    """``render_music``'s bed as a reader: a cached generated bed is read from disk by slices, never whole."""
+    if not bed.is_file:
+        path = cache.get_file("beds", _bed_key(bed, sample_rate, config), ".npy")
+        if path is not None:
+            with contextlib.suppress(ValueError, OSError):  # another shape or a broken header: render it again
+                reader = NpyAudio.open(path, sample_rate)
+                if (reader.frames, reader.channels, reader.dtype) == (bed.length, 2, "<f4"):
+                    return reader
+    return ArrayAudio(render_music(bed, sample_rate, config, base_dir, cache), sample_rate)
+
+
+def _bed_key(bed: MusicSegment, sample_rate: int, config: MusicConfig) -> str:
+    settings = {"engine": config.engine, "folder": config.folder, "model": config.model, "base_seed": config.seed}
+    return content_key(kind="bed", version=ENGINE_VERSION, cue=bed.source, length=bed.length, rate=sample_rate,
+                       seed=bed.seed, **settings)  # fmt: skip
+
+
 def render_music(
     bed: MusicSegment, sample_rate: int, config: MusicConfig, base_dir: Path, cache: ContentCache
 ) -> Stereo:
@@ -103,9 +125,7 @@ def render_music(
         return at_reference_loudness(
             loop_to_length(decode_audio(base_dir / bed.source, sample_rate), length, sample_rate), sample_rate
         )
-    settings = {"engine": config.engine, "folder": config.folder, "model": config.model, "base_seed": config.seed}
-    key = content_key(kind="bed", version=ENGINE_VERSION, cue=bed.source, length=length, rate=sample_rate,
-                      seed=bed.seed, **settings)  # fmt: skip
+    key = _bed_key(bed, sample_rate, config)
     cached = cache.get_array("beds", key)
     if cached is not None and cached.shape == (length, 2):
         return cached
