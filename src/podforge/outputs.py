@@ -199,11 +199,14 @@ class AudioResult:
             self.pending.abandon()
 
 
-def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool) -> AudioResult:
+def publish_audio(
+    folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool, background: bool = True
+) -> AudioResult:
     """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before.
 
     Scratch files (the mix, the master, raw float32) go into ``folder`` too, under names starting with a dot.
-    `keep_master` also keeps the mastered PCM (in the cache) for the video's audio track.
+    `keep_master` also keeps the mastered PCM (in the cache) for the video's audio track. `background` lets a long
+    episode's MP3 be encoded in a worker process (worth its start only when other stages run meanwhile).
     """
     key = job.key()
     suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
@@ -228,7 +231,7 @@ def publish_audio(folder: Path, stem: str, job: AudioJob, cache: ContentCache, *
         cache.put_file(MASTER_KIND, key, ".npy", folder / ".master.npy")
         (folder / ".master.npy").unlink()
     store = _Store(cache, key, {suffix: written[kind] for kind, suffix in suffixes.items()}, levels)
-    pending = _encode(job, written, mastered, store)
+    pending = _encode(job, written, mastered, store, background)
     return AudioResult(written, {**levels, "cached": False}, key, mastered, raw, pending, store)
 
 
@@ -242,7 +245,7 @@ def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, m
         return job.master_to(mixed, folder / ".master.f32")[0]
 
 
-def _encode(job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: _Store) -> PendingMp3:
+def _encode(job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: _Store, background: bool) -> PendingMp3:
     """Write the WAV, then start the MP3 (in a worker for long episodes), which stores the episode when done."""
     out, rate = job.config.output, job.timeline.sample_rate
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
@@ -250,7 +253,7 @@ def _encode(job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: 
     if "wav" in written:
         write_wav(written["wav"], mastered, rate)
     return start_mp3(written["mp3"], mastered, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters,
-                     cover_jpeg=cover, then=store)  # fmt: skip
+                     cover_jpeg=cover, then=store, worker=None if background else False)  # fmt: skip
 
 
 def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline, video: VideoConfig) -> dict[str, Path]:

@@ -235,7 +235,9 @@ def _publish(
     try:
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
-            audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only)
+            # the MP3's worker pays off only when the listening check or the video runs while it encodes
+            background = not options.audio_only or options.flag_threshold is not None
+            audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only, background=background)
             for key, value in audio.levels.items():
                 stage.set(key, value)
         staged = dict(audio.paths)
