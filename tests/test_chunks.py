@@ -181,3 +181,26 @@ def test_joined_mp4_plays_in_a_browser(renders, browser_page) -> None:
 
 def test_chunk_is_frozen() -> None:
     assert Chunk(0, 0, 10).frames == 10
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_the_local_pool_takes_tasks_only_a_little_ahead_of_the_results() -> None:
+    """Tasks carry their chunk's audio: an hour's worth must never be pulled into memory at once."""
+    from podforge.chunks import local_executor
+
+    pulled: list[int] = []
+
+    def items():  # type: ignore[no-untyped-def]
+        for k in range(40):
+            pulled.append(k)
+            yield k
+
+    with local_executor(2, 40) as executor:
+        results = executor.map(_square, items())
+        assert len(pulled) == 4  # 2 workers x 2 started at once, before any result is asked for
+        first = next(results)
+        assert first == 0 and len(pulled) == 5
+        assert [first, *results] == [k * k for k in range(40)]

@@ -14,6 +14,7 @@ chunk's MP4 into the cache at ``spec.cache_root``, a path every worker must see.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import multiprocessing
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -124,7 +125,14 @@ class ChunkTask:
     spec: ChunkSpec
     chunk: Chunk
     key: str
-    audio: Mono  # the chunk's slice of the mix, mono: what its visualiser and avatars react to
+    # The chunk's slice of the mix, mono: what its visualiser and avatars react to. Attached only to the tasks
+    # that are drawn, as each is handed to a worker (``with_audio``), so an hour's slices are never all held.
+    audio: Mono | None = None
+
+
+def with_audio(tasks: Iterable[ChunkTask], mono: Mono) -> Iterator[ChunkTask]:
+    for task in tasks:
+        yield replace(task, audio=audio_slice(mono, task.chunk, task.spec.rate, task.spec.settings().fps))
 
 
 _PLANS: dict[str, FramePlan] = {}  # per process: the plan of the render it is working on
@@ -179,13 +187,15 @@ def chunk_tasks(spec: ChunkSpec, plan: FramePlan, chunks: Sequence[Chunk], mono:
         digest = hashlib.sha256(spec.static_key.encode())
         digest.update(window_digest(window(plan, chunk.start, chunk.end)).encode())
         digest.update(audio.tobytes())
-        tasks.append(ChunkTask(spec, chunk, digest.hexdigest(), audio))
+        tasks.append(ChunkTask(spec, chunk, digest.hexdigest()))
     return tasks
 
 
 def draw_chunk(task: ChunkTask) -> str:
     """Draw and encode one chunk into the cache; returns its key. Runs in a worker (or a Ray task)."""
     spec = task.spec
+    if task.audio is None:
+        raise ValueError("draw_chunk needs the task's audio (chunks.with_audio)")
     cache = ContentCache(Path(spec.cache_root))
     plan = frame_plan(spec, cache)
     with tempfile.TemporaryDirectory(prefix="podforge-chunk-") as tmp:
@@ -216,4 +226,23 @@ def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
         yield InlineExecutor()
         return
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        yield pool
+        yield BoundedPool(pool, 2 * count)
+
+
+class BoundedPool:
+    """A process pool whose ``map`` starts the first ``ahead`` calls at once and submits each further one as a
+    result comes back: the items (tasks carrying audio) are taken from their iterator only that far ahead."""
+
+    def __init__(self, pool: ProcessPoolExecutor, ahead: int) -> None:
+        self.pool, self.ahead = pool, max(1, ahead)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+        source = iter(items)
+        pending = collections.deque(self.pool.submit(fn, item) for item in itertools.islice(source, self.ahead))
+        return self._results(fn, source, pending)
+
+    def _results(self, fn: Callable[[T], R], source: Iterator[T], pending: collections.deque[Any]) -> Iterator[R]:
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(self.pool.submit(fn, item) for item in itertools.islice(source, 1))
+            yield result

@@ -34,6 +34,7 @@ from .chunks import (
     frame_plan,
     local_executor,
     window_frames,
+    with_audio,
 )
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoWriter, select_encoder
@@ -141,19 +142,20 @@ def _encode(
     if job.window is not None:
         return _encode_window(path, job, spec, chunks, mono, on_frames)
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
-    del mono
     with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
         parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
-        frames, missing = _draw_and_join(path, job, spec, tasks, parts, cache, on_frames)
+        frames, missing = _draw_and_join(path, job, spec, (tasks, mono), parts, cache, on_frames)
     hits = len(tasks) - missing
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing}
 
 
 def _draw_and_join(
-    path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], parts: list[Path], cache: ContentCache,
-    on_frames: Callable[[int, int], None],
+    path: Path, job: VideoJob, spec: ChunkSpec, work: tuple[list[ChunkTask], Any], parts: list[Path],
+    cache: ContentCache, on_frames: Callable[[int, int], None],
 ) -> tuple[int, int]:  # fmt: skip
-    """Cached chunks copied out verified (a damaged one is drawn again), the others drawn; then the join."""
+    """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their slices of
+    ``mono`` (the mix, read by slices); then the join."""
+    tasks, mono = work
     missing = [t for t, part in zip(tasks, parts, strict=True) if not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]
     total = sum(task.chunk.frames for task in tasks)
     done = total - sum(task.chunk.frames for task in missing)
@@ -161,7 +163,7 @@ def _draw_and_join(
     settings, mastered, rate = spec.settings(), job.mastered, spec.rate
     needed = frames_needed(mastered.frames, settings.fps, rate)
     with _executor(job, len(missing)) as executor:
-        drawn = executor.map(draw_chunk, missing)  # a pool or Ray starts on every chunk now
+        drawn = executor.map(draw_chunk, with_audio(missing, mono))  # the workers start now
         track = parts[0].parent / "audio.mp4"
         encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
         for task, _ in zip(missing, drawn, strict=True):
