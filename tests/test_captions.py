@@ -47,9 +47,31 @@ def test_money_token_spans_its_spoken_words() -> None:
     assert times[3][1] == round(spans[7][0] * RATE)
 
 
-def test_disagreeing_counts_spread_tokens_proportionally() -> None:
+def test_spoken_words_the_text_does_not_predict_belong_to_the_token_before_them() -> None:
     segment = seg("one two three four", 0.0, 4.0)
     spoken = ["one", "two", "three", "four", "extra", "words", "here", "too"]  # 8 spoken for 4 written
+    times = caption_word_times(segment, timed(spoken, [(0.5 * k, 0.5 * k + 0.4) for k in range(8)], 0.0))
+    assert [(s, e) for _, s, e in times[:3]] == [
+        (round(0.5 * k * RATE), round((0.5 * k + 0.4) * RATE)) for k in range(3)
+    ]
+    assert times[3][1:] == (round(1.5 * RATE), round(3.9 * RATE))
+
+
+def test_respelled_tokens_span_the_words_said_for_them() -> None:
+    """ "GIF" said "jif", "SQL" said "sequel", "Jane Doe" said "Jan Doh" (a lexicon): written words, spoken times."""
+    segment = seg("GIF and SQL for Jane Doe", 0.0, 4.0)
+    spoken = ["jif", "and", "sequel", "for", "jan", "doh"]
+    times = caption_word_times(segment, timed(spoken, [(0.5 * k, 0.5 * k + 0.4) for k in range(6)], 0.0))
+    assert [t for t, _, _ in times] == ["GIF", "and", "SQL", "for", "Jane", "Doe"]
+    assert [(s, e) for _, s, e in times] == [(round(0.5 * k * RATE), round((0.5 * k + 0.4) * RATE)) for k in range(6)]
+    said = timed(["amazon", "web", "services", "works"], [(0.3 * k, 0.3 * k + 0.2) for k in range(4)], 0.0)
+    aws = caption_word_times(seg("AWS works", 0.0, 2.0), said)
+    assert aws == [("AWS", 0, round(0.8 * RATE)), ("works", round(0.9 * RATE), round(1.1 * RATE))]
+
+
+def test_when_nothing_matches_tokens_spread_proportionally() -> None:
+    segment = seg("one two three four", 0.0, 4.0)
+    spoken = ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit"]  # another language: nothing matches
     times = caption_word_times(segment, timed(spoken, [(0.5 * k, 0.5 * k + 0.4) for k in range(8)], 0.0))
     starts = [s for _, s, _ in times]
     assert starts == sorted(starts)

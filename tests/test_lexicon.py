@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from podforge.script.lexicon import Lexicon
@@ -62,3 +63,35 @@ def test_bad_lexicon_is_a_located_error(write_script, run_cli, tmp_path):
     assert code == 2 and "lexicon.yaml:2:" in err and "not valid YAML" in err and "Traceback" not in err
     code, _, err = run_cli("check", write_script(SCRIPT.replace("title: Lexicon", "title: L\nlexicon: [a]")))
     assert code == 2 and "front matter lexicon" in err
+
+
+def test_a_respelling_with_another_word_count_times_the_written_words_from_real_speech(write_script, tmp_path):
+    """ "SQL" said "sequel" (3 letters, 1 word), "AWS" said "amazon web services" (1 token, 3 words), "Dr." said
+    "doctor": the captions and transcripts show the written words, each timed from the words said for it."""
+    from podforge.align import align_clip
+    from podforge.outputs import sentence_spans
+    from podforge.timeline import SpeechSegment
+    from podforge.visuals.captions import caption_word_times
+    from podforge.voices.synth import ClipRequest, synthesize_clip
+
+    (tmp_path / "lexicon.yaml").write_text("SQL: sequel\nAWS: amazon web services\n")
+    line = load_script(write_script(SCRIPT.replace("Glad to be here today.", "We ran SQL on AWS with Dr. Li."))).lines[
+        1
+    ]
+    assert line.spoken == "We ran sequel on amazon web services with Doctor Li."
+    clip = synthesize_clip(ClipRequest("hibari:heart", line.spoken), 48_000)
+    words = align_clip(clip, line.spoken)
+    assert [w.word for w in words] == ["we", "ran", "sequel", "on", "amazon", "web", "services", "with", "doctor", "li"]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(words)) and words[-1].end <= len(clip)
+    assert 0.15 <= (words[2].end - words[2].start) / 48_000 <= 1.0  # "sequel" is a word's length, not a frame
+    start = 48_000  # the line one second into the episode
+    segment = SpeechSegment(start, start + len(clip), line.at.line, "SAM", "hibari:heart", line.text, line.spoken, "c")
+    times = caption_word_times(segment, words)
+    assert [t for t, _, _ in times] == ["We", "ran", "SQL", "on", "AWS", "with", "Dr.", "Li."]
+    spans = {token: (a - start, b - start) for token, a, b in times}
+    assert spans["SQL"] == (words[2].start, words[2].end)
+    assert spans["AWS"] == (words[4].start, words[6].end)
+    assert spans["Dr."] == (words[8].start, words[8].end) and spans["Li."] == (words[9].start, words[9].end)
+    sentences = sentence_spans(segment, words)  # the transcripts' cues
+    assert " ".join(text for text, _, _ in sentences) == line.text
+    assert (sentences[0][1], sentences[-1][2]) == (start + words[0].start, start + words[-1].end)

@@ -1,10 +1,12 @@
 """Burned-in captions: the written line, paged two lines at a time, the spoken word highlighted.
 
 The aligner times the *spoken* words ("nine dollars and ninety-nine cents"); a viewer reads the
-*written* ones ("$9.99").  Each written token is expanded with ``to_speech`` to learn how many
-spoken words it stands for, and the token is timed from the first of those to the last.  When
-the totals disagree (context changes an expansion, the aligner splits a word), tokens are
-spread proportionally over the spoken words instead, so timing degrades gently, never fails.
+*written* ones ("$9.99").  Each written token is expanded with ``to_speech`` and the expansions are
+matched against the aligned words in order (difflib), so a token is timed from the first spoken word
+that came from it to the last.  Words the expansions do not predict (a lexicon respelling: "GIF" said
+"jif", "AWS" said "A W S", "Jane Doe" said "Jan Doh") belong to the unmatched written tokens between
+the same neighbours, shared in proportion to their expansions; so when nothing matches, tokens are
+spread proportionally over all the spoken words, and timing degrades gently, never fails.
 
 Rendering is cached: Pillow draws a page only when the page or its highlighted word changes;
 every other frame blends the cached patch over the caption box only.
@@ -15,11 +17,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..align import text_words
 from ..script.speech_text import to_display, to_speech
 from ..timeline import SpeechSegment, Timeline, WordTiming
 from ._draw import RGB, WHITE, Box, Frame, Patch, fit_font, font, hex_rgb
@@ -37,9 +41,28 @@ WordTimes = list[tuple[str, int, int]]
 
 
 @lru_cache(maxsize=4096)
-def spoken_count(token: str) -> int:
-    """How many spoken words the written ``token`` becomes ("$9.99" → 6, "—" → 0)."""
-    return sum(1 for word in to_speech(token).split() if any(c.isalnum() for c in word))
+def spoken_words(token: str) -> tuple[str, ...]:
+    """The words the written ``token`` becomes on its own, as the aligner writes them ("—" → none)."""
+    return text_words(to_speech(token))
+
+
+def token_counts(tokens: Sequence[str], said: Sequence[str]) -> list[float] | None:
+    """How many of the aligned words ``said`` each written token stands for (a share where several tokens
+    were respelled together); None when no token becomes any word. Where nothing matches, the one unmatched
+    block shares every spoken word out in proportion to the expansions: the gentle fallback."""
+    expected = [spoken_words(token) for token in tokens]
+    owner = [k for k, words in enumerate(expected) for _ in words]
+    matcher = SequenceMatcher(None, [w for words in expected for w in words], list(said), autojunk=False)
+    if not owner:
+        return None
+    counts = [0.0] * len(tokens)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        # Spoken words no expansion predicted belong to the written tokens they replace, or, where they
+        # replace none, to the token before them (the first token at the start).
+        owners = owner[i1:i2] or [owner[max(i1 - 1, 0)]]
+        for k in owners:
+            counts[k] += 1.0 if tag == "equal" else (j2 - j1) / len(owners)
+    return counts
 
 
 def _spread_by_chars(tokens: list[str], start: int, end: int) -> WordTimes:
@@ -63,15 +86,15 @@ def caption_word_times(segment: SpeechSegment, words: Sequence[WordTiming] | Non
     """(written token, start, end) for each token of the segment's text, in absolute samples."""
     tokens = to_display(segment.text).split()
     timed = [w for w in words or () if w.word[:1] not in "<["]  # drop <sil>, [NOISE] markers
-    counts = [spoken_count(t) for t in tokens]
-    total = sum(counts)
-    if not timed or not total:
+    if not timed:
         return _spread_by_chars(tokens, segment.start, segment.end)
-    scale = len(timed) / total  # 1.0 when written and spoken counts agree: an exact mapping
+    counts = token_counts(tokens, [w.word for w in timed])
+    if counts is None:
+        return _spread_by_chars(tokens, segment.start, segment.end)
     out: WordTimes = []
-    done = 0
+    done = 0.0
     for token, count in zip(tokens, counts, strict=True):
-        a, b = done * scale, (done + count) * scale
+        a, b = round(done, 9), round(done + count, 9)  # shares of a third add up to whole words again
         start = segment.start + _position_time(timed, a, as_end=count == 0)
         end = segment.start + _position_time(timed, b, as_end=True)
         out.append((token, round(start), round(max(start, end))))
