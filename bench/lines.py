@@ -3,11 +3,15 @@
 - the listening check's share of a cold render (listen stage seconds / render seconds; target <= 15 %),
   and how many demo lines it flags (target 0);
 - a re-render after a new take of one line against the cold render (target <= 15 %), and its cache misses.
-    .venv/bin/python bench/lines.py
+The check runs in worker processes alongside the audio stage, so its stage seconds are what it adds to the
+render (the wait after the audio); `heard_seconds` is the workers' own time. `--minutes 10` runs the generated
+two-host episode of bench/audio.py instead of the demo.
+    .venv/bin/python bench/lines.py [--minutes 10]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -16,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from audio import long_script
 
 from podforge.demo import demo_script
 from podforge.script.parser import load_script
@@ -33,10 +39,16 @@ def stage(metrics: dict[str, object], name: str) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=0.0, help="a generated episode this long, not the demo")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, demo_script() as demo:
         work = Path(tmp)
         shutil.copytree(demo.parent, work / "show")  # the takes file goes beside the script
         script = work / "show" / demo.name
+        if args.minutes:
+            script = work / "show" / "bench.md"
+            script.write_text(long_script(args.minutes), encoding="utf-8")
         env = {"PODFORGE_CACHE_DIR": str(work / "cache"), "PATH": str(Path(sys.executable).parent),
                "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
         _, deaf = render(script, work / "deaf", {**env, "PODFORGE_CACHE_DIR": str(work / "c0")}, "--no-listen")
@@ -49,7 +61,8 @@ def main() -> None:
         print(f"cold render {cold_wall:.1f} s ({cold['wall_seconds']:.1f} s inside) for {cold['audio_seconds']:.0f} s")
         print(
             f"listening check stage {listen:.2f} s = "
-            f"{100 * listen / cold['wall_seconds']:.1f} % of the render; "
+            f"{100 * listen / cold['wall_seconds']:.1f} % of the render (workers heard for "
+            f"{stage(cold, 'listen').get('heard_seconds', listen):.2f} s); "
             f"{len(cold['lines_flagged'])} lines flagged: {cold['lines_flagged']}"
         )  # type: ignore[arg-type]
         line = load_script(script).lines[3].at.line

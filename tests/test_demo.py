@@ -69,3 +69,13 @@ def test_a_recogniser_hears_the_script(demo_out, heard):
 def test_directions_cues_and_labels_are_not_spoken(heard):
     for never in ("warmly", "laughing", "pause", "theme", "colon", "bracket"):
         assert never not in heard.split(), never
+
+
+def test_a_clean_render_of_the_demo_flags_nothing(demo_out):
+    """The listening check hears every spoken line of the demo, as the real voices said it, and flags none."""
+    metrics = json.loads((demo_out / "demo.metrics.json").read_text())
+    timeline = Timeline.from_json((demo_out / "demo.timeline.json").read_text())
+    listen = next(s for s in metrics["stages"] if s["name"] == "listen")
+    assert listen["lines_checked"] == len(timeline.of_kind(SpeechSegment)) > 0
+    assert listen["clips_heard"] == len({s.clip for s in timeline.of_kind(SpeechSegment)})
+    assert metrics["lines_flagged"] == []

@@ -8,13 +8,21 @@ with the loop at half frame rate; on all 15 with hibari and piper, clean lines a
 are compared by pronunciation, lines with every other word dropped >= 0.5). A lower word insertion
 probability or fewer Gaussians (topn 2) were faster but made clean lines score up to 0.76.
 Results are cached per clip, so a re-render hears only the clips it has just voiced.
+
+The check needs only the clips and the timeline, never the master, so `start_listening` hears them in worker
+processes while the render mixes, masters and encodes (single-threaded, in this process): pocketsphinx holds
+the GIL while it decodes, so a thread would slow the mastering down instead.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -23,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._workers import run_in_lanes
+from ._workers import BATCH
 from .align import ALIGN_RATE, _dict_key, _mono, text_words
 from .audio.dsp import resample
 from .cache import ContentCache, content_key
@@ -35,6 +43,7 @@ LISTEN_KIND = "listen"
 LISTEN_VERSION = "3"
 DEFAULT_THRESHOLD = 0.3  # word error rate above which a line is flagged (see the figures above)
 _LOCK = threading.Lock()
+Heard = tuple[str, float]  # the words heard, the word error rate
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class ListenResult:
     checked: int
     heard_now: int  # clips recognised in this render (the rest came from the cache)
     flagged: tuple[FlaggedLine, ...]
+    heard_seconds: float = 0.0  # the workers' time hearing them, together (alongside the audio stage)
 
     def to_json(self) -> list[dict[str, object]]:
         return [asdict(line) for line in self.flagged]
@@ -111,17 +121,19 @@ def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -
     return " ".join(heard), round(wer, 3)
 
 
-def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> list[tuple[str, tuple[str, float]]]:
+def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> tuple[float, dict[str, Heard]]:
+    """Hear a lane's clips (in a worker process); its own wall seconds and each clip's result."""
     from .voices.synth import CLIP_KIND
 
+    started = time.perf_counter()
     cache = ContentCache(Path(cache_root))
-    out = []
+    out = {}
     for clip, spoken in batch:
         samples = cache.get_array(CLIP_KIND, clip)
         heard, wer = hear_clip(samples, sample_rate, spoken) if samples is not None else ("", 1.0)
         cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard, "wer": wer}))
-        out.append((clip, (heard, wer)))
-    return out
+        out[clip] = (heard, wer)
+    return time.perf_counter() - started, out
 
 
 def _key(clip: str, spoken: str) -> str:
@@ -137,17 +149,46 @@ def _cached(cache: ContentCache, clip: str, spoken: str) -> tuple[str, float] | 
         return None  # a damaged entry is heard again
 
 
-def listen(timeline: Timeline, cache: ContentCache, threshold: float, *, workers: int = 0) -> ListenResult:
-    """Hear every speech clip (cached per clip) and flag lines whose word error rate exceeds ``threshold``."""
-    segments = [seg for seg in timeline.of_kind(SpeechSegment) if speaks_words(seg.voice)]
-    jobs = {seg.clip: seg.spoken for seg in segments}
-    heard = {clip: found for clip, text in jobs.items() if (found := _cached(cache, clip, text)) is not None}
-    todo = {clip: text for clip, text in jobs.items() if clip not in heard}
-    work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
-    heard.update(run_in_lanes(todo, work, group=lambda text: "listen", weight=len, workers=workers))
-    flagged = tuple(
-        FlaggedLine(seg.line, seg.speaker, seg.text, *heard[seg.clip])
-        for seg in segments
-        if heard[seg.clip][1] > threshold
-    )
-    return ListenResult(len(segments), len(todo), flagged)
+class Listening:
+    """The check under way in worker processes; `result` waits for it, `cancel` abandons it."""
+
+    def __init__(self, timeline: Timeline, cache: ContentCache, threshold: float, workers: int) -> None:
+        self._segments = [seg for seg in timeline.of_kind(SpeechSegment) if speaks_words(seg.voice)]
+        self.threshold = threshold
+        jobs = {seg.clip: seg.spoken for seg in self._segments}
+        self._heard = {clip: found for clip, text in jobs.items() if (found := _cached(cache, clip, text)) is not None}
+        self._todo = {clip: text for clip, text in jobs.items() if clip not in self._heard}
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[tuple[float, dict[str, Heard]]]] = []
+        if self._todo:
+            # Small batches, so that `cancel` waits for a few clips only; each process loads the recogniser once.
+            items = list(self._todo.items())
+            batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+            context = multiprocessing.get_context("forkserver")  # as the other workers: no fork of a threaded process
+            self._pool = ProcessPoolExecutor(max(1, min(workers, len(batches))), mp_context=context)
+            work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
+            self._futures = [self._pool.submit(work, batch) for batch in batches]
+
+    def result(self) -> ListenResult:
+        try:
+            done = [future.result() for future in self._futures]
+        finally:
+            self.cancel()
+        for _, found in done:
+            self._heard.update(found)
+        flagged = tuple(
+            FlaggedLine(seg.line, seg.speaker, seg.text, *self._heard[seg.clip])
+            for seg in self._segments
+            if self._heard[seg.clip][1] > self.threshold
+        )
+        return ListenResult(len(self._segments), len(self._todo), flagged, sum(s for s, _ in done))
+
+    def cancel(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def start_listening(timeline: Timeline, cache: ContentCache, threshold: float, *, workers: int = 0) -> Listening:
+    """Start hearing every speech clip not heard before (cached per clip); ``workers`` 0: all cores but one."""
+    return Listening(timeline, cache, threshold, workers or max(1, (os.cpu_count() or 1) - 1))

@@ -31,7 +31,7 @@ from .config import RenderConfig, with_flags, with_front_matter, with_video_flag
 from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
 from .gpu import GpuBackend, GpuPlan, OnnxDevice, choose_encoder, detect_gpu, onnx_device, plan_gpu
-from .listen import DEFAULT_THRESHOLD, check_threshold, listen
+from .listen import DEFAULT_THRESHOLD, Listening, check_threshold, start_listening
 from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, AudioResult, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
@@ -200,18 +200,24 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         return replace(result, warnings=checked.warnings)
 
 
-def _listen(
-    timeline: Timeline, cache: ContentCache, options: RenderOptions, recorder: StageRecorder, on_progress: Progress
-) -> list[dict[str, object]]:
-    """The listening check's flagged lines (as JSON), or none when it is off."""
+def _start_listening(timeline: Timeline, cache: ContentCache, options: RenderOptions, workers: int) -> Listening | None:
+    """The listening check, started in worker processes to run alongside the audio stage; None when it is off."""
     if options.flag_threshold is None:
+        return None
+    return start_listening(timeline, cache, options.flag_threshold, workers=workers)
+
+
+def _listen(listening: Listening | None, recorder: StageRecorder, on_progress: Progress) -> list[dict[str, object]]:
+    """The listening check's flagged lines (as JSON), or none when it is off; the stage's seconds are the wait."""
+    if listening is None:
         return []
     with recorder.stage("listen") as stage:
         on_progress(ProgressEvent("listen", 0, 1))
-        heard = listen(timeline, cache, options.flag_threshold, workers=1)  # worker processes cost more to start
+        heard = listening.result()
         stage.count("lines_checked", heard.checked)
         stage.count("clips_heard", heard.heard_now)
-        stage.set("threshold", options.flag_threshold)
+        stage.set("heard_seconds", round(heard.heard_seconds, 3))
+        stage.set("threshold", listening.threshold)
     on_progress(ProgressEvent("listen", 1, 1))
     return heard.to_json()
 
@@ -232,6 +238,7 @@ def _publish(
     _remove_dead_staging(options.out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
     audio: AudioResult | None = None
+    listening = _start_listening(timeline, cache, options, job.config.workers)
     try:
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
@@ -242,7 +249,7 @@ def _publish(
                 stage.set(key, value)
         staged = dict(audio.paths)
         on_progress(ProgressEvent("audio", 1, 1))
-        flagged = _listen(timeline, cache, options, recorder, on_progress)
+        flagged = _listen(listening, recorder, on_progress)
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
             talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
@@ -265,6 +272,8 @@ def _publish(
         write_metrics(staged["metrics"], metrics)
         outputs = place(staged, options.out_dir)
     finally:
+        if listening is not None:
+            listening.cancel()  # the audio stage failed: stop hearing
         if audio is not None:
             audio.abandon()
         shutil.rmtree(staging, ignore_errors=True)
