@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
+
 from podforge.script.lexicon import Lexicon
 from podforge.script.parser import load_script
 
@@ -95,3 +97,80 @@ def test_a_respelling_with_another_word_count_times_the_written_words_from_real_
     sentences = sentence_spans(segment, words)  # the transcripts' cues
     assert " ".join(text for text, _, _ in sentences) == line.text
     assert (sentences[0][1], sentences[-1][2]) == (start + words[0].start, start + words[-1].end)
+
+
+PHONEMES = """
+---
+title: Phonemes
+speakers:
+  ALEX: {voice: "hibari:heart"}
+  SAM: {voice: "piper:joe"}
+---
+ALEX: We use GIF files.
+SAM: We use GIF files.
+"""
+
+
+def _heard_gif_or_jif(clip) -> str:
+    """Which of two words differing only in their first sound a recogniser hears in "we use ... files"."""
+    from pocketsphinx import Decoder, get_model_path
+
+    from podforge.align import ALIGN_RATE
+    from podforge.audio.dsp import resample
+
+    model = get_model_path()
+    decoder = Decoder(samprate=ALIGN_RATE, hmm=f"{model}/en-us/en-us", dict=f"{model}/en-us/cmudict-en-us.dict",
+                      lm=None, loglevel="FATAL")  # fmt: skip
+    decoder.add_word("gif", "G IH F", True)  # "jif" is in the dictionary as JH IH F
+    decoder.add_jsgf_string("g", "#JSGF V1.0;\ngrammar g;\npublic <g> = we use ( gif | jif ) files ;\n")
+    decoder.activate_search("g")
+    decoder.start_utt()
+    decoder.process_raw((np.clip(resample(clip, 48_000, ALIGN_RATE), -1, 1) * 32767).astype("<i2").tobytes(),
+                        full_utt=True)  # fmt: skip
+    decoder.end_utt()
+    return decoder.hyp().hypstr.split()[2]
+
+
+def test_phonemes_reach_piper_and_hibari_and_the_aligner_still_times_the_word(write_script, tmp_path):
+    from podforge.align import align_clip
+    from podforge.pipeline import check, clip_requests
+    from podforge.voices.synth import ClipRequest, synthesize_clip
+
+    script = write_script(PHONEMES)
+    plain = [synthesize_clip(r, 48_000) for r in clip_requests(check(script).script, check(script).cast)]
+    (tmp_path / "lexicon.yaml").write_text("GIF: {piper: dʒˈɪf, hibari: ʤˈɪf}\n", encoding="utf-8")
+    checked = check(script)
+    assert checked.warnings == [] and [line.spoken for line in checked.script.lines] == ["We use GIF files."] * 2
+    requests = clip_requests(checked.script, checked.cast)
+    assert [r.text for r in requests] == ["We use [GIF](/ʤˈɪf/) files.", "We use [[dʒˈɪf]] files."]
+    said = [synthesize_clip(r, 48_000) for r in requests]
+    assert [_heard_gif_or_jif(c) for c in plain] == ["gif", "gif"]
+    assert [_heard_gif_or_jif(c) for c in said] == ["jif", "jif"]  # what the phonemes say, in both engines
+    # hibari is deterministic: its phonemes give exactly the clip of a respelling with those phonemes.
+    assert np.array_equal(said[0], synthesize_clip(ClipRequest("hibari:heart", "We use jif files."), 48_000))
+    for clip in said:  # the spoken text still says "GIF", which the aligner times in the new audio
+        words = align_clip(clip, "We use GIF files.")
+        assert [w.word for w in words] == ["we", "use", "gif", "files"]
+        assert all(a.end <= b.start for a, b in itertools.pairwise(words)) and words[-1].end <= len(clip)
+        assert 0.1 <= (words[2].end - words[2].start) / 48_000 <= 0.8
+
+
+def test_phonemes_an_engine_cannot_take_are_flagged_at_the_entry(write_script, run_cli, tmp_path):
+    script = write_script(PHONEMES.replace('"piper:joe"', '"fake:a"'))
+    (tmp_path / "lexicon.yaml").write_text("Intro: hi\nGIF: {say: jif, hibari: ʤˈɪf}\n", encoding="utf-8")
+    code, _, err = run_cli("check", script)
+    assert code == 0 and "warning: lexicon.yaml:2:1: 'GIF': fake voices line 8, saying 'jif'" in err
+    (tmp_path / "lexicon.yaml").write_text("GIF: {hibari: ʤˈɪf%}\nSQL: {sey: sequel}\n", encoding="utf-8")
+    code, _, err = run_cli("check", script)
+    assert code == 2 and "lexicon.yaml:1:1: 'GIF': hibari has no phonemes %" in err
+    assert "lexicon.yaml:2:12: 'SQL': 'sey' is not a lexicon key; give say, piper, hibari" in err
+    assert "Traceback" not in err
+    front = PHONEMES.replace('"piper:joe"', '"fake:a"').replace(
+        "title: Phonemes", "title: P\nlexicon: {GIF: {hibari: ʤˈɪf}}"
+    )
+    code, _, err = run_cli("check", write_script(front, "front.md"))
+    assert code == 2 and "lexicon.yaml:2:12: 'SQL'" in err and "'GIF'" not in err  # the front matter's entry wins
+    (tmp_path / "lexicon.yaml").unlink()
+    code, _, err = run_cli("check", tmp_path / "front.md")
+    assert code == 0 and "warning: front.md:3:11: 'GIF': fake voices line 9, saying 'GIF'" in err
+    assert "a `say:` respelling is what they would speak" in err

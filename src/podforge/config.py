@@ -209,6 +209,14 @@ class AvatarEngineConfig(_Strict):
     )
 
 
+class LexiconEntry(_Strict):
+    """A lexicon entry with phonemes for the engines that take them (script/lexicon.py)."""
+
+    say: str | None = Field(default=None, min_length=1, description="the respelling other engines speak")
+    piper: str | None = Field(default=None, min_length=1, description="espeak-ng IPA phonemes")
+    hibari: str | None = Field(default=None, min_length=1, description="misaki (Kokoro) phonemes")
+
+
 class FrontMatter(_Strict):
     title: str | None = None
     author: str | None = None
@@ -220,7 +228,9 @@ class FrontMatter(_Strict):
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
-    lexicon: dict[str, str] = Field(default_factory=dict, description="word or phrase: how to say it")
+    lexicon: dict[str, str | LexiconEntry] = Field(
+        default_factory=dict, description="word or phrase: how to say it, or {say:, piper:, hibari:} phonemes"
+    )
     # What `podforge publish` puts in the feed; a plain render ignores them.
     episode: int | None = Field(default=None, ge=1, strict=True)
     season: int | None = Field(default=None, ge=1, strict=True)

@@ -36,6 +36,7 @@ from .metrics import ResourceMonitor, StageRecorder, write_metrics
 from .outputs import AudioJob, AudioResult, episode_chapters, publish_audio, publish_texts, versions
 from .plan import PlanInputs, plan_timeline
 from .preview import chapter_window, check_window, quick_config
+from .script.lexicon import engine_text
 from .script.model import Script
 from .script.parser import load_script_leniently
 from .takes import apply_takes
@@ -138,7 +139,9 @@ def clip_requests(script: Script, cast: dict[str, Voice]) -> list[ClipRequest]:
     for line in script.lines:
         voice = cast[line.speaker]
         speed = script.speakers[line.speaker].speed * voice.speed
-        requests.append(ClipRequest(voice.engine_id, line.spoken, speed, pitch=voice.pitch, formant=voice.formant))
+        # Lexicon phonemes reach only the engines that take them; the line's spoken text stays as it is.
+        text = engine_text(line.spoken, line.respelled, script.phonemes, voice.engine_id.partition(":")[0])
+        requests.append(ClipRequest(voice.engine_id, text, speed, pitch=voice.pitch, formant=voice.formant))
     return requests
 
 

@@ -15,9 +15,11 @@ import numpy.typing as npt
 from .config import RenderConfig
 from .errors import ConfigError, EngineError, Location, MediaError, ScriptError
 from .mediacheck import check_cover, check_pictures, file_problem
+from .script.lexicon import Phonemes
 from .script.model import Heading, Line, MusicCue, Pause, Script, Sfx, Span
 from .voices.cast import Cast, Voice, VoiceBook, cast_speakers
 from .voices.files import VoiceFileProblem
+from .voices.registry import PHONEME_ALPHABETS, phoneme_symbols
 
 Stereo = npt.NDArray[np.float32]
 
@@ -117,12 +119,42 @@ def check_script(
     check_cover(script, config.video, problems)  # the cover goes into the MP3 too
     if video:
         check_pictures(script, config.video, problems, warnings)
+    _check_phonemes(script, cast.voices, problems, warnings)
     if problems:
         raise ScriptError(sorted(problems, key=lambda p: (p[0].line, p[0].col)))
     warnings += [(_located(script, label), message) for label, message in cast.warnings]
     voices = {label: voice.id for label, voice in cast.voices.items()}
     warnings.sort(key=lambda p: (p[0].line, p[0].col))
     return CheckedScript(script, config, voices, sfx, cast.voices, warnings)
+
+
+def _check_phonemes(
+    script: Script, cast: dict[str, Voice], problems: list[tuple[Location, str]], warnings: list[tuple[Location, str]]
+) -> None:
+    """Lexicon phonemes: symbols the engine has no id for are errors; a line voiced by an engine the entry gives
+    no phonemes for is a warning at the entry (that voice says the respelling), never a silent fallback."""
+    for entry in script.phonemes:
+        lines = [line for line in script.lines if entry.written in line.respelled and line.speaker in cast]
+        voices = [cast[line.speaker].engine_id for line in lines]
+        for engine, ps in entry.by_engine:
+            known = phoneme_symbols(next((v for v in voices if v.startswith(f"{engine}:")), f"{engine}:"))
+            unknown = sorted(set(ps) - known) if known is not None else []
+            if unknown:
+                alphabet = PHONEME_ALPHABETS[engine]
+                message = f"{engine} has no phonemes {' '.join(unknown)} (in {ps!r}); write them in {alphabet}"
+                problems.append((entry.at, f"{entry.written!r}: {message}"))
+        without: dict[str, list[int]] = {}
+        for line, voice in zip(lines, voices, strict=True):
+            if entry.for_engine(engine := voice.partition(":")[0]) is None:
+                without.setdefault(engine, []).append(line.at.line)
+        warnings += [(entry.at, _unphonemed(entry, engine, numbers)) for engine, numbers in without.items()]
+
+
+def _unphonemed(entry: Phonemes, engine: str, lines: list[int]) -> str:
+    fix = f"give `{engine}:` phonemes too" if engine in PHONEME_ALPHABETS else f"{engine} voices take no phonemes"
+    if entry.said == entry.written:
+        fix += "; a `say:` respelling is what they would speak"
+    return f"{entry.written!r}: {engine} voices line {', '.join(map(str, lines))}, saying {entry.said!r}; {fix}"
 
 
 def _check_music_engine(script: Script, config: RenderConfig, problems: list[tuple[Location, str]]) -> None:

