@@ -143,6 +143,10 @@ def test_phonemes_reach_piper_and_hibari_and_the_aligner_still_times_the_word(wr
     assert checked.warnings == [] and [line.spoken for line in checked.script.lines] == ["We use GIF files."] * 2
     requests = clip_requests(checked.script, checked.cast)
     assert [r.text for r in requests] == ["We use [GIF](/ʤˈɪf/) files.", "We use [[dʒˈɪf]] files."]
+    from podforge.takes import Take, take_request  # a take in another voice gets that engine's phonemes
+
+    swapped = take_request(requests[1], Take(seed=2, voice="hibari:heart"), checked.script, checked.script.lines[1])
+    assert (swapped.voice_id, swapped.text) == ("hibari:heart", requests[0].text)
     said = [synthesize_clip(r, 48_000) for r in requests]
     assert [_heard_gif_or_jif(c) for c in plain] == ["gif", "gif"]
     assert [_heard_gif_or_jif(c) for c in said] == ["jif", "jif"]  # what the phonemes say, in both engines

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._atomic import atomic_write_text
 from .errors import ConfigError, EngineError, Location, ScriptError
+from .script.lexicon import engine_text
 from .script.model import Line, Script
 from .voices.preview import VoicePreview
 from .voices.registry import check_voice
@@ -134,18 +135,21 @@ def _store(script: Script, line: Line, updated: LineTakes) -> None:
     save_takes(script.path, takes)
 
 
-def take_request(request: ClipRequest, take: Take) -> ClipRequest:
+def take_request(request: ClipRequest, take: Take, script: Script, line: Line) -> ClipRequest:
     if take == ORIGINAL:
         return request
     voice = take.voice or request.voice_id
-    return replace(request, voice_id=voice, seed=take.seed, speed=round(request.speed * take.speed, 4))
+    # Another voice gets the line as its own engine takes it: lexicon phonemes are written per engine.
+    text = engine_text(line.spoken, line.respelled, script.phonemes, voice.partition(":")[0]) if take.voice else None
+    return replace(request, voice_id=voice, seed=take.seed, speed=round(request.speed * take.speed, 4),
+                   text=text or request.text)  # fmt: skip
 
 
 def apply_takes(script: Script, requests: Sequence[ClipRequest]) -> list[ClipRequest]:
     """Each line's request with its chosen take laid over it (lines without takes unchanged)."""
     takes = load_takes(script.path)
     return [
-        take_request(request, takes[h].take) if (h := line_hash(line)) in takes else request
+        take_request(request, takes[h].take, script, line) if (h := line_hash(line)) in takes else request
         for line, request in zip(script.lines, requests, strict=True)
     ]
 
@@ -161,7 +165,7 @@ def take_audio(checked: CheckedScript, line_no: int, number: int, cache: Content
     if not 1 <= number <= len(takes.takes):
         raise ConfigError(f"take {number}: line {line_no} has takes 1 to {len(takes.takes)}")
     base = clip_requests(script, checked.cast)[script.lines.index(line)]
-    request = take_request(base, takes.takes[number - 1])
+    request = take_request(base, takes.takes[number - 1], script, line)
     rate = checked.config.output.sample_rate
     voice_clips([request], cache, rate, workers=1)
     samples = cache.get_array(CLIP_KIND, request.key(rate))
