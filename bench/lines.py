@@ -58,7 +58,10 @@ def main() -> None:
             f"+{100 * (cold['wall_seconds'] / deaf['wall_seconds'] - 1):.1f} %"
         )  # type: ignore[operator]
         listen = stage(cold, "listen")["wall_seconds"]
-        print(f"cold render {cold_wall:.1f} s ({cold['wall_seconds']:.1f} s inside) for {cold['audio_seconds']:.0f} s")
+        print(f"cold render {cold_wall:.1f} s ({cold['wall_seconds']:.1f} s inside) for {cold['audio_seconds']:.0f} s; "
+              f"voices stage {stage(cold, 'voices')['wall_seconds']:.1f} s, "
+              f"audio stage {stage(cold, 'audio')['wall_seconds']:.1f} s ({stage(deaf, 'audio')['wall_seconds']:.1f} s "
+              "without the check)")  # fmt: skip
         print(
             f"listening check stage {listen:.2f} s = "
             f"{100 * listen / cold['wall_seconds']:.1f} % of the render (workers heard for "

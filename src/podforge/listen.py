@@ -40,7 +40,7 @@ from .timeline import SpeechSegment, Timeline
 from .voices.registry import speaks_words
 
 LISTEN_KIND = "listen"
-LISTEN_VERSION = "3"
+LISTEN_VERSION = "4"  # 4: no best-path pass
 DEFAULT_THRESHOLD = 0.3  # word error rate above which a line is flagged (see the figures above)
 _LOCK = threading.Lock()
 Heard = tuple[str, float]  # the words heard, the word error rate
@@ -89,9 +89,12 @@ def _recogniser() -> Any:
 
     model = Path(get_model_path())
     # Half frame rate and narrower beams: a third faster, and as accurate on clean TTS (measured, see above).
+    # No best-path pass over the word lattice: a loop over the line's words makes that lattice large, and
+    # the first pass alone is twice as fast and closer on clean lines (15 demo lines, hibari and piper:
+    # 1.1 s against 2.3 s; clean WER at most 0.16 against 0.25; every-other-word-dropped at least 0.44 in both).
     return Decoder(samprate=ALIGN_RATE, hmm=str(model / "en-us" / "en-us"),
                    dict=str(model / "en-us" / "cmudict-en-us.dict"), lm=None, loglevel="FATAL",
-                   ds=2, beam=1e-30, wbeam=1e-20)  # fmt: skip
+                   ds=2, beam=1e-30, wbeam=1e-20, bestpath=False)  # fmt: skip
 
 
 def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -> tuple[str, float]:
