@@ -178,3 +178,5 @@ def test_phonemes_an_engine_cannot_take_are_flagged_at_the_entry(write_script, r
     code, _, err = run_cli("check", tmp_path / "front.md")
     assert code == 0 and "warning: front.md:3:11: 'GIF': fake voices line 9, saying 'GIF'" in err
     assert "a `say:` respelling is what they would speak" in err
+    code, _, err = run_cli("check", write_script(front.replace("{hibari:", "{sey: jif, hibari:"), "bad.md"))
+    assert code == 2 and err.strip() == "error: bad.md:3:11: front matter lexicon.GIF.entry.sey: unknown key 'sey'"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from ._yamlpos import describe_yaml_error, locate
 from .colors import parse_color
@@ -217,6 +217,13 @@ class LexiconEntry(_Strict):
     hibari: str | None = Field(default=None, min_length=1, description="misaki (Kokoro) phonemes")
 
 
+# A mapping is an entry with phonemes, anything else must be text: one error for a bad value, not one per kind.
+LexiconValue = Annotated[
+    Annotated[str, Tag("text")] | Annotated[LexiconEntry, Tag("entry")],
+    Discriminator(lambda value: "entry" if isinstance(value, dict | LexiconEntry) else "text"),
+]
+
+
 class FrontMatter(_Strict):
     title: str | None = None
     author: str | None = None
@@ -228,7 +235,7 @@ class FrontMatter(_Strict):
     video: VideoConfig = Field(default_factory=VideoConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     avatar: AvatarEngineConfig = Field(default_factory=AvatarEngineConfig)
-    lexicon: dict[str, str | LexiconEntry] = Field(
+    lexicon: dict[str, LexiconValue] = Field(
         default_factory=dict, description="word or phrase: how to say it, or {say:, piper:, hibari:} phonemes"
     )
     # What `podforge publish` puts in the feed; a plain render ignores them.
