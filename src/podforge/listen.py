@@ -16,7 +16,6 @@ the GIL while it decodes, so a thread would slow the mastering down instead.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -140,12 +139,6 @@ def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int)
     return time.perf_counter() - started, out
 
 
-def _yield_to_the_render() -> None:
-    """Lower the worker's priority: on a busy machine the mastering it runs beside stays on the critical path."""
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
-        os.nice(10)
-
-
 def _key(clip: str, spoken: str) -> str:
     return content_key(kind=LISTEN_KIND, clip=clip, text=spoken, version=LISTEN_VERSION)
 
@@ -175,8 +168,7 @@ class Listening:
             items = list(self._todo.items())
             batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
             context = multiprocessing.get_context("forkserver")  # as the other workers: no fork of a threaded process
-            self._pool = ProcessPoolExecutor(max(1, min(workers, len(batches))), mp_context=context,
-                                             initializer=_yield_to_the_render)  # fmt: skip
+            self._pool = ProcessPoolExecutor(max(1, min(workers, len(batches))), mp_context=context)
             work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
             self._futures = [self._pool.submit(work, batch) for batch in batches]
 
