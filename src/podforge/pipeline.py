@@ -239,9 +239,9 @@ def _publish(
     stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(options.out_dir)
+    listening = _start_listening(timeline, cache, options, job.config.workers)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
     audio: AudioResult | None = None
-    listening = _start_listening(timeline, cache, options, job.config.workers)
     try:
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
