@@ -4,7 +4,7 @@
   and how many demo lines it flags (target 0);
 - a re-render after a new take of one line against the cold render (target <= 15 %), and its cache misses.
 The check runs in worker processes alongside the audio stage, so its stage seconds are what it adds to the
-render (the wait after the audio); `heard_seconds` is the workers' own time. `--minutes 10` runs the generated
+render (the wait after the audio); `heard_cpu_seconds` is the workers' CPU time. `--minutes 10` runs the generated
 two-host episode of bench/audio.py instead of the demo.
     .venv/bin/python bench/lines.py [--minutes 10]
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -28,14 +29,26 @@ from podforge.script.parser import load_script
 
 
 def render(script: Path, out: Path, env: dict[str, str], *extra: str) -> tuple[float, dict[str, object]]:
-    started = time.perf_counter()
+    """Wall seconds and metrics of one render; its CPU seconds (every process it ran) go into metrics["cpu"]."""
+    started, cpu = time.perf_counter(), _children_cpu()
     command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out), "--audio-only", *extra]
     subprocess.run(command, check=True, env=env, capture_output=True)
-    return time.perf_counter() - started, json.loads((out / f"{script.stem}.metrics.json").read_text())
+    wall, used = time.perf_counter() - started, _children_cpu() - cpu
+    return wall, {**json.loads((out / f"{script.stem}.metrics.json").read_text()), "cpu": used}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stage(metrics: dict[str, object], name: str) -> dict[str, float]:
     return next(s for s in metrics["stages"] if s["name"] == name)  # type: ignore[attr-defined,union-attr]
+
+
+def cpu_seconds(stage: dict[str, float]) -> float:
+    """A stage's CPU seconds, this process and its workers together (metrics.py counts descendants)."""
+    return stage["cpu_percent"] * stage["wall_seconds"] / 100.0
 
 
 def main() -> None:
@@ -62,12 +75,15 @@ def main() -> None:
               f"voices stage {stage(cold, 'voices')['wall_seconds']:.1f} s, "
               f"audio stage {stage(cold, 'audio')['wall_seconds']:.1f} s ({stage(deaf, 'audio')['wall_seconds']:.1f} s "
               "without the check)")  # fmt: skip
+        heard = stage(cold, "listen")
+        # CPU seconds as well as wall: on a shared machine the wall figures swing with everyone else's load.
+        check_cpu = heard.get("heard_cpu_seconds", cpu_seconds(heard))
         print(
-            f"listening check stage {listen:.2f} s = "
-            f"{100 * listen / cold['wall_seconds']:.1f} % of the render (workers heard for "
-            f"{stage(cold, 'listen').get('heard_seconds', listen):.2f} s); "
+            f"listening check stage {listen:.2f} s = {100 * listen / cold['wall_seconds']:.1f} % of the render; "
+            f"its CPU {check_cpu:.1f} s; the render's CPU {cold['cpu']:.1f} s with the check, "
+            f"{deaf['cpu']:.1f} s without (+{100 * (cold['cpu'] / deaf['cpu'] - 1):.1f} %); "
             f"{len(cold['lines_flagged'])} lines flagged: {cold['lines_flagged']}"
-        )  # type: ignore[arg-type]
+        )  # type: ignore[operator]
         line = load_script(script).lines[3].at.line
         subprocess.run([sys.executable, "-m", "podforge.cli", "takes", str(script), str(line), "--new"],
                        check=True, env=env, capture_output=True)  # fmt: skip

@@ -60,7 +60,7 @@ class ListenResult:
     checked: int
     heard_now: int  # clips recognised in this render (the rest came from the cache)
     flagged: tuple[FlaggedLine, ...]
-    heard_seconds: float = 0.0  # the workers' time hearing them, together (alongside the audio stage)
+    heard_cpu_seconds: float = 0.0  # the workers' CPU time hearing them, together (alongside the audio stage)
 
     def to_json(self) -> list[dict[str, object]]:
         return [asdict(line) for line in self.flagged]
@@ -125,10 +125,10 @@ def hear_clip(samples: npt.NDArray[np.float32], sample_rate: int, spoken: str) -
 
 
 def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int) -> tuple[float, dict[str, Heard]]:
-    """Hear a lane's clips (in a worker process); its own wall seconds and each clip's result."""
+    """Hear a batch of clips (in a worker process); its CPU seconds and each clip's result."""
     from .voices.synth import CLIP_KIND
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall: it shares the machine with the mastering
     cache = ContentCache(Path(cache_root))
     out = {}
     for clip, spoken in batch:
@@ -136,7 +136,7 @@ def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int)
         heard, wer = hear_clip(samples, sample_rate, spoken) if samples is not None else ("", 1.0)
         cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard, "wer": wer}))
         out[clip] = (heard, wer)
-    return time.perf_counter() - started, out
+    return time.process_time() - started, out
 
 
 def _key(clip: str, spoken: str) -> str:

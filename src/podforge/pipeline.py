@@ -219,7 +219,7 @@ def _listen(listening: Listening | None, recorder: StageRecorder, on_progress: P
         heard = listening.result()
         stage.count("lines_checked", heard.checked)
         stage.count("clips_heard", heard.heard_now)
-        stage.set("heard_seconds", round(heard.heard_seconds, 3))
+        stage.set("heard_cpu_seconds", round(heard.heard_cpu_seconds, 3))
         stage.set("threshold", listening.threshold)
     on_progress(ProgressEvent("listen", 1, 1))
     return heard.to_json()
