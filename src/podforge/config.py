@@ -209,9 +209,7 @@ class AvatarEngineConfig(_Strict):
     )
 
 
-class LexiconEntry(_Strict):
-    """A lexicon entry with phonemes for the engines that take them (script/lexicon.py)."""
-
+class LexiconEntry(_Strict):  # an entry with phonemes for the engines that take them (script/lexicon.py)
     say: str | None = Field(default=None, min_length=1, description="the respelling other engines speak")
     piper: str | None = Field(default=None, min_length=1, description="espeak-ng IPA phonemes")
     hibari: str | None = Field(default=None, min_length=1, description="misaki (Kokoro) phonemes")
