@@ -6,8 +6,6 @@ module's own (faster) measurements are not trusted to check themselves.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import numpy.typing as npt
 import pyloudnorm
@@ -200,11 +198,9 @@ def test_master_rejects_broken_audio_and_settings() -> None:
 
 
 @pytest.mark.slow
-def test_master_ten_minutes_of_stereo_is_fast() -> None:
+def test_master_ten_minutes_of_stereo_hits_the_target() -> None:
+    # how fast it is belongs to bench/audio.py, not here (issue 13: no timing assertions in tests)
     rng = np.random.default_rng(99)
     x = np.concatenate([speech_like(60, rng) for _ in range(10)])
-    start = time.perf_counter()
     result = master(x, FS)
-    elapsed = time.perf_counter() - start
-    assert abs(result.lufs_out - -16.0) <= 0.3
-    assert elapsed < 12.0  # ~2.5 s measured; generous for slow shared CI machines
+    assert abs(result.lufs_out - -16.0) <= 0.3 and result.true_peak_dbtp <= -1.0
