@@ -36,6 +36,7 @@ from ...cache import ContentCache
 from .._lru import lru_get, lru_put
 from . import _landmarks as lm
 from ._landmarks import FaceFit, fit_face, landmarks_of, mouth_opening
+from .mouth_inside import cavity, smoothstep
 from .pose import AvatarPose
 
 __all__ = ["SHAPES", "FaceFit", "MouthShape", "PhotoAvatar", "PhotoPose", "fit_face", "landmarks_of", "mouth_opening"]
@@ -104,12 +105,6 @@ class PhotoPose:
     tilt_deg: float = 0.0
 
 
-def _smoothstep(lo: npt.ArrayLike, hi: npt.ArrayLike, x: npt.ArrayLike) -> Field:
-    low = np.asarray(lo, np.float32)
-    t = np.clip((np.asarray(x, np.float32) - low) / (np.asarray(hi, np.float32) - low), 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
 def _mouth_targets(points: Field, shape: MouthShape, gap: float) -> Moves:
     """Displacement of the lips and jaw line for one mouth shape with the lips ``gap`` apart."""
     center, along, down, height = lm.mouth_axes(points)
@@ -135,7 +130,7 @@ def _mouth_targets(points: Field, shape: MouthShape, gap: float) -> Moves:
     for index in (*lm.FACE_OVAL, *lm.CHIN, *lm.CHEEKS):
         offset = points[index] - center
         # The jaw hinges near the ears: the chin drops most, the jaw angles little, nothing above the mouth.
-        weight = _smoothstep(0.0, 0.12, float(offset @ down) / height) * max(0.0, 1 - (offset @ along / half_face) ** 2)
+        weight = smoothstep(0.0, 0.12, float(offset @ down) / height) * max(0.0, 1 - (offset @ along / half_face) ** 2)
         moves.setdefault(index, (float(weight) * drop * down).astype(np.float64))
     return moves
 
@@ -312,7 +307,7 @@ class PhotoAvatar:
 
     def _paint_lids(self, frame: Frame, dst: Field, blink: float) -> None:
         """Cover the last sliver of a closing eye with lid skin and a soft lash line; the warp did the rest."""
-        strength = float(_smoothstep(0.5, 1.0, blink))
+        strength = float(smoothstep(0.5, 1.0, blink))
         for (upper, lower, _), (c0, c1), skin, opening in zip(
             lm.EYES, lm.EYE_CORNER_PAIRS, self.palette.lids, self.palette.eye_open, strict=True
         ):
@@ -326,7 +321,7 @@ class PhotoAvatar:
             xs = np.arange(x0, x1, dtype=np.float32)
             below_top = np.arange(y0, y1)[:, None] - np.interp(xs, top[:, 0], top[:, 1])
             # Fade in downwards, so the painted lid blends into the warped lid texture above it.
-            alpha = cv2.GaussianBlur(mask, (0, 0), 1.0) * _smoothstep(0.0, 0.5 * opening + 1, below_top) * strength
+            alpha = cv2.GaussianBlur(mask, (0, 0), 1.0) * smoothstep(0.0, 0.5 * opening + 1, below_top) * strength
             _blend(frame, box, skin, alpha)
             lash = np.zeros_like(mask)
             width = max(1, self.size // 300)
@@ -342,14 +337,14 @@ class PhotoAvatar:
         # A nearly closed mouth gets a thin seam, an open one a cavity grown over FaceMesh's inner lip line
         # (it runs a pixel or two inside the lips, and the photo's own teeth or lip shine would show there).
         gap = float(np.linalg.norm(dst[lm.LOWER_LIP] - dst[lm.UPPER_LIP])) / self.face_height
-        grow = max(1, round(self.size / 256 * float(_smoothstep(0.01, 0.04, gap))))
+        grow = max(1, round(self.size / 256 * float(smoothstep(0.01, 0.04, gap))))
         box, mask = _polygon_mask(np.vstack([upper, lower[::-1][1:-1]]), 3 * grow, self.size)
         if mask.shape[0] < 2 or mask.shape[1] < 2:
             return
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         mask = np.asarray(cv2.dilate(mask, disc), np.float32)
         origin = np.array(box[:2], np.float32)
-        colour = _cavity(shape, upper - origin, lower - origin, mask, self.face_height, grow, self.palette)
+        colour = cavity(shape, upper - origin, lower - origin, mask, self.face_height, grow, self.palette)
         _blend(frame, box, colour, np.asarray(cv2.GaussianBlur(mask, (0, 0), 0.5 + 0.5 * grow), np.float32))
 
 
@@ -367,58 +362,3 @@ def _blend(frame: Frame, box: Box, colour: Field, alpha: npt.NDArray[np.float32]
     x0, y0, x1, y1 = box
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = (patch + (colour - patch) * alpha[..., None]).round().clip(0, 255).astype(np.uint8)
-
-
-RIM, DEEP = np.array([100, 44, 46], np.float32), np.array([24, 10, 12], np.float32)
-TONGUE, ENAMEL, TIP = (np.array(c, np.float32) for c in ((160, 74, 80), (236, 230, 214), (176, 176, 178)))
-
-
-def _cavity(
-    shape: MouthShape, upper: Field, lower: Field, mask: Field, face_height: float, grow: int, palette: lm.Palette
-) -> Field:
-    """The inside of the mouth as an RGB float patch: shaded cavity, tongue, upper and lower teeth."""
-    xs = np.arange(mask.shape[1], dtype=np.float32)
-    ys = np.arange(mask.shape[0], dtype=np.float32)[:, None]
-    order_u, order_l = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-    top = np.interp(xs, upper[order_u, 0], upper[order_u, 1])[None, :] - grow
-    bottom = np.interp(xs, lower[order_l, 0], lower[order_l, 1])[None, :] + grow
-    gap = np.maximum(bottom - top, 0.5)
-    left, right = float(upper[:, 0].min()), float(upper[:, 0].max())
-    half = max((right - left) / 2, 1.0)
-    u = np.clip((xs - (left + right) / 2) / half, -1, 1)[None, :]
-    # The lips' wet inner rim catches some light; a few pixels in, the cavity is near black.
-    edge = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-    colour = _mix(DEEP, RIM * palette.light, np.exp(-edge / (0.012 * face_height)))
-    closed = 1 - _smoothstep(0.012, 0.04, (gap - 2 * grow) / face_height)  # lips touching: a shadowed lip seam
-    colour = _mix(colour, np.broadcast_to(palette.lip * 0.55, colour.shape), np.broadcast_to(closed * 0.7, gap.shape))
-    if shape.tongue:
-        crest = bottom - shape.tongue * gap * (1 - 0.6 * u**2)  # a mound, lower at the sides
-        shade = 0.45 + 0.45 * _smoothstep(0.0, 1.0, (ys - crest) / np.maximum(bottom - crest, 1.0))
-        tongue = TONGUE * palette.light * (shade * (1 - 0.5 * u**2))[..., None]
-        colour = _mix(colour, tongue, _smoothstep(-1.5, 3.5, ys - crest) * (1 - u**2))
-    colour = _teeth(colour, ys - top, np.minimum(shape.teeth * face_height, 0.6 * gap), u, half, palette.light)
-    teeth = np.minimum(shape.lower_teeth * face_height, 0.35 * gap)
-    return _teeth(colour, bottom - ys, teeth, u, half, 0.8 * palette.light)
-
-
-TOOTH_GAPS = np.array([0.0, 0.3, 0.52, 0.7], np.float32)  # |u| between teeth: incisors, laterals, canines
-
-
-def _teeth(colour: Field, below: Field, band: Field, u: Field, half: float, light: float) -> Field:
-    """A row of teeth `band` px deep from a lip edge (`below` px away), shaded towards corners and lip."""
-    if not np.any(band > 0.5):
-        return colour
-    to_gap = np.abs(np.abs(u)[..., None] - TOOTH_GAPS).min(axis=-1) * half  # px to the nearest gap between teeth
-    seam = np.exp(-((to_gap / 0.8) ** 2))
-    reach = band * np.sqrt(np.clip(1 - u**2 / 0.75, 0, 1)) - 0.6 * seam  # side teeth recede; tips are rounded
-    inside = _smoothstep(-1.0, 0.5, below) * (1 - _smoothstep(-1.2, 0.6, below - reach)) * (reach > 0.5)
-    shade = (0.5 + 0.5 * (1 - u**2)) * (0.72 + 0.28 * _smoothstep(0.0, 0.35 * band + 0.5, below)) * (1 - 0.1 * seam)
-    # The biting edge is thin enamel, greyer than the body of the tooth.
-    tip = _smoothstep(-2.5, 0.0, below - reach)[..., None] * 0.5
-    enamel = np.minimum((ENAMEL * (1 - tip) + TIP * tip) * (light * shade)[..., None], 255)
-    return _mix(colour, enamel, inside)
-
-
-def _mix(a: Field, b: Field, t: npt.NDArray[np.float32]) -> Field:
-    weight = t[..., None] if t.ndim == 2 else t
-    return (a + (b - a) * weight).astype(np.float32)
