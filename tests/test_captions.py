@@ -198,3 +198,13 @@ def test_painted_captions_match_a_fresh_blend_whatever_moves_under_them() -> Non
         expected = background.copy()
         fresh.render(track.pages[int(track.page[i])], int(track.token[i])).blend(expected)
         assert np.array_equal(frame, expected), f"frame {i} differs from a plain blend"
+
+
+def test_a_title_or_e_g_does_not_end_a_transcript_sentence() -> None:
+    from podforge.outputs import sentence_spans
+
+    segment = seg("We met Dr. Li, e.g. at the lab. Then Mr. Ng left.", 0.0, 6.0)
+    spoken = to_speech(segment.text).lower().replace(",", "").replace(".", "").split()
+    spans = [(0.4 * k, 0.4 * k + 0.3) for k in range(len(spoken))]
+    got = [text for text, _, _ in sentence_spans(segment, timed(spoken, spans, 0.0))]
+    assert got == ["We met Dr. Li, e.g. at the lab.", "Then Mr. Ng left."]

@@ -56,6 +56,17 @@ def transcript_cues(timeline: Timeline) -> list[Cue]:
     return cues
 
 
+_NEVER_ENDS = frozenset(("e.g.", "i.e.", "vs.", "approx.", "cf."))
+_TITLES = frozenset(("mr.", "mrs.", "ms.", "dr.", "prof."))  # before a name: "Dr. Li" is not two sentences
+
+
+def _ends_sentence(token: str, following: str) -> bool:
+    if not token.endswith((".", "!", "?", "…", '."', '?"', '!"')):
+        return False
+    bare = token.lstrip("\"'(“‘").lower()
+    return bare not in _NEVER_ENDS and not (bare in _TITLES and following[:1].isupper())
+
+
 def sentence_spans(segment: SpeechSegment, words: tuple[WordTiming, ...]) -> list[tuple[str, int, int]]:
     """(sentence, start, end) in absolute samples, from the written words' aligned times."""
     from .visuals.captions import caption_word_times
@@ -65,7 +76,8 @@ def sentence_spans(segment: SpeechSegment, words: tuple[WordTiming, ...]) -> lis
     timed = caption_word_times(segment, words)
     for index, (token, start, end) in enumerate(timed):
         current.append((token, start, end))
-        if token.endswith((".", "!", "?", "…", '."', '?"', '!"')) or index == len(timed) - 1:
+        following = timed[index + 1][0] if index + 1 < len(timed) else ""
+        if _ends_sentence(token, following) or index == len(timed) - 1:
             spans.append((" ".join(t for t, _, _ in current), current[0][1], current[-1][2]))
             current = []
     return spans
