@@ -239,10 +239,11 @@ def _publish(
     stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(options.out_dir)
-    listening = _start_listening(timeline, cache, options, job.config.workers)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
     audio: AudioResult | None = None
+    listening: Listening | None = None
     try:
+        listening = _start_listening(timeline, cache, options, job.config.workers)  # heard while the audio is made
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
             # the MP3's worker pays off only when the listening check or the video runs while it encodes
@@ -276,7 +277,7 @@ def _publish(
         outputs = place(staged, options.out_dir)
     finally:
         if listening is not None:
-            listening.cancel()  # the audio stage failed: stop hearing
+            listening.cancel()  # nothing left to stop once its result is in; after a failure, stops the workers
         if audio is not None:
             audio.abandon()
         shutil.rmtree(staging, ignore_errors=True)
