@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
 from .cache import ContentCache
 from .config import VideoConfig
@@ -48,6 +49,7 @@ MIN_CHUNK_SECONDS = 10.0
 MAX_CHUNK_SECONDS = 30.0
 CUT_EVERY = 2  # about one line start in this many begins a chunk (see chunk_plan)
 Mono = npt.NDArray[np.float32]
+MonoSource = Mono | MonoSlices  # the episode's mono mix in memory, or read from its file by slices
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -130,7 +132,7 @@ class ChunkTask:
     audio: Mono | None = None
 
 
-def with_audio(tasks: Iterable[ChunkTask], mono: Mono) -> Iterator[ChunkTask]:
+def with_audio(tasks: Iterable[ChunkTask], mono: MonoSource) -> Iterator[ChunkTask]:
     for task in tasks:
         yield replace(task, audio=audio_slice(mono, task.chunk, task.spec.rate, task.spec.settings().fps))
 
@@ -151,7 +153,7 @@ def frame_plan(spec: ChunkSpec, cache: ContentCache | None = None) -> FramePlan:
     return plan
 
 
-def audio_slice(mono: Mono, chunk: Chunk, rate: int, fps: int) -> Mono:
+def audio_slice(mono: MonoSource, chunk: Chunk, rate: int, fps: int) -> Mono:
     # Frame i starts at sample i * rate // fps; the chunk's audio is exactly its frames' samples.
     return np.ascontiguousarray(mono[chunk.start * rate // fps : chunk.end * rate // fps])
 
@@ -161,14 +163,16 @@ def chunk_frames(plan: FramePlan, chunk: Chunk, audio: Mono, rate: int) -> Itera
     return render_frames(window(plan, chunk.start, chunk.end), AudioFeatures(audio, rate, plan.fps))
 
 
-def episode_frames(plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int) -> Iterator[npt.NDArray[np.uint8]]:
+def episode_frames(
+    plan: FramePlan, chunks: Sequence[Chunk], mono: MonoSource, rate: int
+) -> Iterator[npt.NDArray[np.uint8]]:
     """Every frame of the episode in one pass: the chunks' frames in order."""
     for chunk in chunks:
         yield from chunk_frames(plan, chunk, audio_slice(mono, chunk, rate, plan.fps), rate)
 
 
 def window_frames(
-    plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int, first: int, end: int
+    plan: FramePlan, chunks: Sequence[Chunk], mono: MonoSource, rate: int, first: int, end: int
 ) -> Iterator[npt.NDArray[np.uint8]]:
     """Frames ``[first, end)`` of the episode, each drawn exactly as its chunk draws it (for previews)."""
     for chunk in chunks:
@@ -180,7 +184,9 @@ def window_frames(
             yield renderer.draw(i - chunk.start)
 
 
-def chunk_tasks(spec: ChunkSpec, plan: FramePlan, chunks: Sequence[Chunk], mono: Mono, rate: int) -> list[ChunkTask]:
+def chunk_tasks(
+    spec: ChunkSpec, plan: FramePlan, chunks: Sequence[Chunk], mono: MonoSource, rate: int
+) -> list[ChunkTask]:
     tasks = []
     for chunk in chunks:
         audio = audio_slice(mono, chunk, rate, plan.fps)

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .artwork import embedded_cover
 from .audio.stream import AudioReader, MonoSlices
 from .bitstream import encode_audio_track, frames_needed, join_chunks
@@ -138,24 +136,23 @@ def _encode(
                      str(cache.root), choice, rate, job.static_key(choice.name), job.talking)  # fmt: skip
     plan = frame_plan(spec, cache)
     chunks = chunk_plan(job.timeline, job.video.fps)
-    mono: Any = MonoSlices(job.mixed if job.mixed is not None else job.mastered)  # read by slices, never whole
+    mono = MonoSlices(job.mixed if job.mixed is not None else job.mastered)  # read by slices, never whole
     if job.window is not None:
         return _encode_window(path, job, spec, chunks, mono, on_frames)
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
     with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
         parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
-        frames, missing = _draw_and_join(path, job, spec, (tasks, mono), parts, cache, on_frames)
+        frames, missing = _draw_and_join(path, job, spec, tasks, mono, parts, cache, on_frames)
     hits = len(tasks) - missing
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing}
 
 
 def _draw_and_join(
-    path: Path, job: VideoJob, spec: ChunkSpec, work: tuple[list[ChunkTask], Any], parts: list[Path],
+    path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], mono: MonoSlices, parts: list[Path],
     cache: ContentCache, on_frames: Callable[[int, int], None],
 ) -> tuple[int, int]:  # fmt: skip
     """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their slices of
     ``mono`` (the mix, read by slices); then the join."""
-    tasks, mono = work
     missing = [t for t, part in zip(tasks, parts, strict=True) if not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]
     total = sum(task.chunk.frames for task in tasks)
     done = total - sum(task.chunk.frames for task in missing)
@@ -177,7 +174,7 @@ def _draw_and_join(
 
 
 def _encode_window(
-    path: Path, job: VideoJob, spec: ChunkSpec, chunks: tuple[Chunk, ...], mono: np.ndarray,
+    path: Path, job: VideoJob, spec: ChunkSpec, chunks: tuple[Chunk, ...], mono: MonoSlices,
     on_frames: Callable[[int, int], None],
 ) -> dict[str, Any]:  # fmt: skip
     """Only the frames that show some of ``job.window``, drawn as the full render draws them, in one pass."""
