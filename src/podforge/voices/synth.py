@@ -22,7 +22,7 @@ from ..errors import EngineError
 from ..gpu import OnnxDevice
 from .base import VoiceSettings
 from .derive import WORLD_VERSION, Derivation, derive_world
-from .registry import engine_version, load_engine
+from .registry import engine_cost, engine_version, load_engine
 
 CLIP_KIND = "clips"
 Progress = Callable[[int, int], None]
@@ -127,4 +127,8 @@ def _run(
     todo: dict[str, ClipRequest], cache: ContentCache, sample_rate: int, workers: int, device: OnnxDevice | None
 ) -> Iterator[tuple[str, int]]:
     work = partial(_synthesize_batch, cache_root=str(cache.root), sample_rate=sample_rate, device=device)
-    yield from run_in_lanes(todo, work, group=lambda r: r.voice_id, weight=lambda r: len(r.text), workers=workers)
+    yield from run_in_lanes(todo, work, group=lambda r: r.voice_id, weight=_weight, workers=workers)
+
+
+def _weight(request: ClipRequest) -> float:
+    return len(request.text) * engine_cost(request.voice_id)

@@ -1,0 +1,42 @@
+"""How the voicing and alignment stages share their jobs out over worker processes ("lanes")."""
+
+from __future__ import annotations
+
+import pytest
+
+from podforge._workers import lanes
+from podforge.voices.registry import engine_cost, load_engine
+
+
+def _cost(job: tuple[str, int]) -> float:
+    return job[1] * engine_cost(f"{job[0]}:x")
+
+
+def _summary(result: list) -> list[tuple[set[str], float]]:
+    return [({job[0] for _, job in lane}, sum(_cost(job) for _, job in lane)) for lane in result]
+
+
+def test_a_slow_engine_is_split_over_both_lanes_and_the_loads_balance():
+    jobs = {f"p{i}": ("piper", 100) for i in range(10)} | {f"h{i}": ("hibari", 100) for i in range(10)}
+    result = _summary(lanes(jobs, 2, lambda job: job[0], _cost))
+    assert len(result) == 2 and all("piper" in engines for engines, _ in result)
+    weights = [weight for _, weight in result]
+    assert max(weights) / min(weights) < 1.3  # one lane with all of piper would be 9000 against 1000
+
+
+def test_engines_of_equal_cost_keep_a_lane_each():
+    jobs = {f"a{i}": ("hibari", 50) for i in range(6)} | {f"b{i}": ("fake", 50) for i in range(6)}
+    assert sorted(sorted(engines) for engines, _ in _summary(lanes(jobs, 2, lambda job: job[0], _cost))) == [
+        ["fake"], ["hibari"]]  # fmt: skip
+
+
+def test_one_engine_fills_every_lane_and_never_more_lanes_than_jobs():
+    assert len(lanes({f"a{i}": ("hibari", i + 1) for i in range(7)}, 3, lambda job: "x", _cost)) == 3
+    assert len(lanes({"a": ("piper", 10)}, 4, lambda job: "x", _cost)) == 1
+
+
+def test_piper_runs_on_one_thread_that_does_not_spin():
+    pytest.importorskip("piper")
+    options = load_engine("piper:joe").voice.session.get_session_options()  # type: ignore[attr-defined]
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
