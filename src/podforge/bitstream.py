@@ -22,10 +22,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 from av.container import InputContainer, OutputContainer
-from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from av.video.stream import VideoStream
 
 from ._atomic import atomic_path
+from ._yuv import Drawn, YuvFrames
 from .audio.stream import AudioReader, as_reader
 from .encode import _AV_ERRORS, AUDIO_RATE, VideoSettings, _add_audio, _add_video, _check_audio
 from .errors import EncodeError
@@ -39,8 +39,12 @@ def _wrapped(path: Path, what: str) -> Iterator[None]:
         raise EncodeError(f"{path}: {what} failed: {exc}") from exc
 
 
-def encode_chunk(path: str | os.PathLike[str], settings: VideoSettings, frames: Iterable[npt.NDArray[np.uint8]]) -> int:
-    """Encode ``frames`` (RGB24, any count >= 1) as a video-only MP4 at ``path``; returns the frame count."""
+def encode_chunk(
+    path: str | os.PathLike[str], settings: VideoSettings, frames: Iterable[npt.NDArray[np.uint8] | Drawn]
+) -> int:
+    """Encode ``frames`` (RGB24, any count >= 1) as a video-only MP4 at ``path``; returns the frame count.
+
+    ``Drawn`` frames say where each changed since the one before, and only that is converted to YUV."""
     dest = Path(path)
     shape = (settings.height, settings.width, 3)
     count = 0
@@ -48,14 +52,13 @@ def encode_chunk(path: str | os.PathLike[str], settings: VideoSettings, frames: 
         container = av.open(str(tmp), mode="w", format="mp4")
         try:
             stream = _add_video(container, settings)
-            reformatter = VideoReformatter()
-            for frame in frames:
+            converter = YuvFrames(settings.width, settings.height)
+            for item in frames:
+                drawn = item if isinstance(item, Drawn) else Drawn(item)
+                frame = drawn.pixels
                 if frame.shape != shape or frame.dtype != np.uint8:
                     raise EncodeError(f"{dest}: frame {count} is {frame.shape} {frame.dtype}; expected {shape} uint8")
-                rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                yuv = reformatter.reformat(
-                    rgb, format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
-                )
+                yuv = converter.convert(drawn)
                 yuv.pts = count
                 container.mux(stream.encode(yuv))
                 count += 1

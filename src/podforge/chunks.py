@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ._yuv import Drawn
 from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
 from .cache import ContentCache
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings
 from .timeline import Timeline
-from .visuals.frames import FramePlan, FrameRenderer, plan_frames, render_frames
+from .visuals.frames import FramePlan, FrameRenderer, drawn_frames, plan_frames, render_frames
 from .visuals.layouts import frame_samples, speech
 from .visuals.visualizers import AudioFeatures
 from .visuals.window import window, window_digest
@@ -163,6 +164,11 @@ def chunk_frames(plan: FramePlan, chunk: Chunk, audio: Mono, rate: int) -> Itera
     return render_frames(window(plan, chunk.start, chunk.end), AudioFeatures(audio, rate, plan.fps))
 
 
+def chunk_drawn(plan: FramePlan, chunk: Chunk, audio: Mono, rate: int) -> Iterator[Drawn]:
+    """``chunk_frames`` for the encoder: each frame with the boxes that changed since the one before."""
+    return drawn_frames(window(plan, chunk.start, chunk.end), AudioFeatures(audio, rate, plan.fps))
+
+
 def episode_frames(
     plan: FramePlan, chunks: Sequence[Chunk], mono: MonoSource, rate: int
 ) -> Iterator[npt.NDArray[np.uint8]]:
@@ -173,7 +179,7 @@ def episode_frames(
 
 def window_frames(
     plan: FramePlan, chunks: Sequence[Chunk], mono: MonoSource, rate: int, first: int, end: int
-) -> Iterator[npt.NDArray[np.uint8]]:
+) -> Iterator[Drawn]:
     """Frames ``[first, end)`` of the episode, each drawn exactly as its chunk draws it (for previews)."""
     for chunk in chunks:
         if chunk.end <= first or chunk.start >= end:
@@ -181,7 +187,8 @@ def window_frames(
         features = AudioFeatures(audio_slice(mono, chunk, rate, plan.fps), rate, plan.fps)
         renderer = FrameRenderer(window(plan, chunk.start, chunk.end), features)
         for i in range(max(first, chunk.start), min(end, chunk.end)):
-            yield renderer.draw(i - chunk.start)
+            pixels = renderer.draw(i - chunk.start)
+            yield Drawn(pixels, renderer.changed)
 
 
 def chunk_tasks(
@@ -206,7 +213,7 @@ def draw_chunk(task: ChunkTask) -> str:
     plan = frame_plan(spec, cache)
     with tempfile.TemporaryDirectory(prefix="podforge-chunk-") as tmp:
         part = Path(tmp) / "chunk.mp4"
-        encode_chunk(part, spec.settings(), chunk_frames(plan, task.chunk, task.audio, spec.rate))
+        encode_chunk(part, spec.settings(), chunk_drawn(plan, task.chunk, task.audio, spec.rate))
         cache.put_file(CHUNK_KIND, task.key, ".mp4", part)
     return task.key
 

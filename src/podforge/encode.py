@@ -27,10 +27,11 @@ import numpy.typing as npt
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.codeccontext import VideoCodecContext
-from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from av.video.stream import VideoStream
 
 from ._atomic import atomic_path
+from ._yuv import Drawn, YuvFrames
 from .errors import EncodeError
 
 NVENC = "h264_nvenc"
@@ -214,8 +215,7 @@ class VideoWriter:
         self._frames = 0
         self._audio_sent = 0
         self._out: _Output | None = None
-        # One reformatter for the whole file: it keeps its swscale context from frame to frame.
-        self._reformatter = VideoReformatter()
+        self._yuv = YuvFrames(settings.width, settings.height)
         self._session: contextlib.AbstractContextManager[None] | None = None
 
     @property
@@ -241,8 +241,13 @@ class VideoWriter:
         finally:
             self._out = None
 
-    def write(self, frame: npt.NDArray[np.uint8]) -> None:
-        """Encode one HxWx3 uint8 RGB frame, then the audio up to the end of that frame."""
+    def write(self, frame: npt.NDArray[np.uint8] | Drawn) -> None:
+        """Encode one HxWx3 uint8 RGB frame, then the audio up to the end of that frame.
+
+        A ``Drawn`` frame says where it changed since the one written before it; only that is converted to YUV.
+        """
+        drawn = frame if isinstance(frame, Drawn) else Drawn(frame)
+        frame = drawn.pixels
         out = self._out
         if out is None:
             raise EncodeError(f"{self.path}: VideoWriter.write() called outside its with block")
@@ -257,11 +262,8 @@ class VideoWriter:
                 f"write exactly frames_needed = {self.frames_needed} frames"
             )
         with self._wrapped():
-            rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
             # Converting here rather than in the stream lets us pick BT.709, which we also tag.
-            yuv = self._reformatter.reformat(
-                rgb, format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
-            )
+            yuv = self._yuv.convert(drawn)
             yuv.pts = self._frames
             out.container.mux(out.video.encode(yuv))
             self._frames += 1

@@ -8,6 +8,7 @@ integer multiply-adds and a shift over its bounding box only, with no float conv
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,8 @@ from ..errors import MediaError
 RGB = tuple[int, int, int]
 Frame = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1, end-exclusive
+# What a layer of a frame drew (a hashable key: equal keys draw equal pixels) and where; (None, None) for nothing.
+Layer = tuple[Hashable, Box | None]
 
 WEIGHTS = {
     "regular": font_roboto.Roboto,

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..align import text_words
 from ..script.speech_text import to_display, to_speech
 from ..timeline import SpeechSegment, Timeline, WordTiming
-from ._draw import RGB, WHITE, Box, Frame, Patch, fit_font, font, hex_rgb
+from ._draw import RGB, WHITE, Box, Frame, Layer, Patch, fit_font, font, hex_rgb
 from .layouts import Frames, caption_box_height, frame_span, speech
 
 LINE_CHARS = 42
@@ -259,10 +259,11 @@ class CaptionPainter:
         self._placed_page = (page, lay, words)
         return lay, words
 
-    def draw(self, frame: Frame, i: int) -> None:
+    def draw(self, frame: Frame, i: int) -> Layer:
+        """Draw frame ``i``'s caption; returns what was drawn and where (see ``FrameRenderer.changed``)."""
         index = int(self.track.page[i])
         if index < 0:
-            return
+            return None, None
         key = (index, int(self.track.token[i]))
         if key != self._key or self._patch is None:
             self._patch = self.render(self.track.pages[key[0]], key[1])
@@ -271,6 +272,7 @@ class CaptionPainter:
             self._patch.blend(frame)
         else:
             self._strips.blend(frame)
+        return key, self._patch.box
 
 
 class _Strips:

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .._yuv import Drawn
 from ..cache import ContentCache
 from ..config import VideoConfig
 from ..timeline import ChapterSegment, Timeline
 from . import cards
-from ._draw import RGB, Frame, Patch, backdrop, hex_rgb, load_image
+from ._draw import RGB, Box, Frame, Layer, Patch, backdrop, hex_rgb, load_image
 from .avatars.talking import ClipFrames, TalkingHeads
 from .avatars.tiles import MIN_SIZE, AvatarPainter, SpeakerAvatar, avatar_size, avatar_source, talking_source
 from .avatars.track import mouth_track
@@ -175,8 +176,21 @@ def render_frames(plan: FramePlan, features: AudioFeatures) -> Iterator[npt.NDAr
         yield renderer.draw(i)
 
 
+def drawn_frames(plan: FramePlan, features: AudioFeatures) -> Iterator[Drawn]:
+    """``render_frames`` for an encoder: each frame with the boxes that changed since the one before."""
+    renderer = FrameRenderer(plan, features)
+    for i in range(plan.n_frames):
+        pixels = renderer.draw(i)
+        yield Drawn(pixels, renderer.changed)
+
+
 class FrameRenderer:
-    """Draws any frame of a plan into one reused buffer; frames may be drawn in any order."""
+    """Draws any frame of a plan into one reused buffer; frames may be drawn in any order.
+
+    After each ``draw``, ``changed`` lists the boxes where the frame may differ from the one drawn before it (None:
+    anywhere), so an encoder converts only those to YUV. Each layer reports a key for what it drew and its box; a
+    pixel can only change where some layer's key or box changed, now or in the frame before.
+    """
 
     def __init__(self, plan: FramePlan, features: AudioFeatures) -> None:
         self.plan = plan
@@ -186,6 +200,8 @@ class FrameRenderer:
         self.painter = None
         if plan.captions is not None:
             self.painter = CaptionPainter(plan.captions, plan.width, plan.caption_bottom, plan.geometry.caption_size)
+        self.changed: tuple[Box, ...] | None = None
+        self._layers: list[Layer] = []
 
     def draw(self, i: int) -> Frame:
         """Frame ``i`` in the shared buffer (valid until the next call)."""
@@ -193,25 +209,48 @@ class FrameRenderer:
         title = plan.title_opacity(i)
         if title >= 1.0:
             np.copyto(buffer, plan.title)
+            layers: list[Layer] = [("title", None)]
         else:
-            np.copyto(buffer, plan.bases[0 if plan.base_track is None else plan.base_track[i]])
-            who = plan.active[i]
-            if plan.tiles and who >= 0:
-                tile = plan.tiles[who]
-                x0, y0, x1, y1 = tile.lit_box
-                buffer[y0:y1, x0:x1] = tile.pixels
-            for avatar in self.avatars:
-                avatar.draw(buffer, i)
+            base = 0 if plan.base_track is None else int(plan.base_track[i])
+            np.copyto(buffer, plan.bases[base])
+            layers = [(("base", base, title), None), self._lit_tile(int(plan.active[i]))]
+            layers += [avatar.draw(buffer, i) for avatar in self.avatars]
             if self.vis is not None:
                 self.vis.draw(buffer, i)  # past the audio's end it reads as silence
+                layers.append((i, self.vis.box))
             if title > 0.0:
                 _crossfade(buffer, plan.title, title)
         if self.painter is not None:
-            self.painter.draw(buffer, i)
+            layers.append(self.painter.draw(buffer, i))
         for overlay in plan.overlays:
-            if overlay.start <= i < overlay.end:
+            shown = overlay.start <= i < overlay.end
+            if shown:
                 overlay.patch.blend(buffer, overlay.opacity(i))
+            layers.append((overlay.opacity(i), overlay.patch.box) if shown else (None, None))
+        self.changed, self._layers = changed_boxes(self._layers, layers), layers
         return buffer
+
+    def _lit_tile(self, who: int) -> Layer:
+        if not self.plan.tiles or who < 0:
+            return None, None
+        tile = self.plan.tiles[who]
+        x0, y0, x1, y1 = tile.lit_box
+        self.buffer[y0:y1, x0:x1] = tile.pixels
+        return who, tile.lit_box
+
+
+def changed_boxes(before: list[Layer], after: list[Layer]) -> tuple[Box, ...] | None:
+    """Boxes of the layers whose key or box differs between two frames (None: the whole frame may differ).
+
+    The first layer is the full-frame background: when it changes, so may every pixel.
+    """
+    if not before or len(before) != len(after) or before[0] != after[0]:
+        return None
+    boxes: list[Box] = []
+    for old, new in zip(before[1:], after[1:], strict=True):
+        if old != new:
+            boxes += [box for box in (old[1], new[1]) if box is not None and box not in boxes]
+    return tuple(boxes)
 
 
 def _crossfade(frame: Frame, card: Frame, opacity: float) -> None:

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from podforge.visuals._draw import Box
 from podforge.visuals._features import AudioFeatures
 
 __all__ = ["AudioFeatures", "Visualizer", "VisualizerStyle"]
@@ -321,6 +322,12 @@ class Visualizer:
         self.region = _Region.from_style(style, self.frame_w, self.frame_h)
         self._paint = _Paint(style)
         self._kind = _KINDS[style.kind](style, self.region, features)
+
+    @property
+    def box(self) -> Box:
+        """The frame pixels a draw may touch, (x0, y0, x1, y1)."""
+        r = self.region
+        return r.x0, r.y0, r.x0 + r.w, r.y0 + r.h
 
     def draw(self, frame: npt.NDArray[np.uint8], i: int) -> None:
         """Blend frame ``i``'s visualiser into ``frame`` in place; only the drawn pixels are read or written."""

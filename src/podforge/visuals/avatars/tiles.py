@@ -25,7 +25,7 @@ from PIL import Image
 from ...cache import ContentCache
 from ...errors import EngineError, MediaError
 from .. import cards
-from .._draw import RGB, Box, Frame, Patch, load_image, rounded_mask
+from .._draw import RGB, Box, Frame, Layer, Patch, load_image, rounded_mask
 from .._lru import lru_get, lru_put
 from .pose import AvatarPose
 from .style import GRID, PIVOT_Y, AvatarStyle
@@ -324,11 +324,12 @@ class AvatarPainter:
         self.cache: OrderedDict[Hashable, Frame] = OrderedDict()
         self.limit = int(np.clip(CACHE_BYTES // (avatar.source.size**2 * 3), *CACHE_ENTRIES))
 
-    def draw(self, frame: Frame, i: int) -> None:
+    def draw(self, frame: Frame, i: int) -> Layer:
+        """Draw frame ``i``'s avatar; returns what was drawn and where (see ``FrameRenderer.changed``)."""
         track = self.avatar.slot_track
         k = int(track[i]) if 0 <= i < len(track) else -1
         if k < 0:
-            return
+            return None, None
         slot = self.avatar.slots[k]
         art_key = self.art.key(self.track.pose(i), i + self.avatar.first)
         pixels = lru_get(self.cache, (k, art_key))
@@ -337,3 +338,4 @@ class AvatarPainter:
             lru_put(self.cache, (k, art_key), pixels, self.limit)
         x0, y0, x1, y1 = slot.box
         frame[y0:y1, x0:x1] = pixels
+        return (k, art_key), slot.box
