@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 from pathlib import Path
 
 import av
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from podforge._yuv import Drawn, YuvFrames, _view, convert
 from podforge.bitstream import encode_chunk
+from podforge.chunks import local_executor
 from podforge.encode import VideoSettings, encode_frames, select_encoder
 from podforge.visuals.frames import FrameRenderer, drawn_frames, plan_frames, render_frames
 from test_frames import episode, features, video
@@ -108,3 +110,27 @@ def test_writer_takes_drawn_frames(tmp_path: Path) -> None:
         with av.open(str(tmp_path / name)) as container:
             decoded.append([hashlib.sha256(f.to_ndarray()).hexdigest() for f in container.decode(video=0)])
     assert decoded[0] == decoded[1] and len(decoded[0]) == 50
+
+
+def x264_threads(path: Path) -> int:
+    """The thread count x264 wrote into the options string it puts in the stream's first frame."""
+    with av.open(str(path)) as container:
+        first = bytes(next(iter(container.demux(video=0))))
+    return int(first.split(b" threads=")[1].split(b" ")[0])
+
+
+def encode_gray(path: Path) -> int:
+    settings = VideoSettings(640, 360, encoder=select_encoder("libx264"))  # tall enough for x264's frame threads
+    encode_chunk(path, settings, [np.full((360, 640, 3), 128, np.uint8)] * 3)
+    return x264_threads(path)
+
+
+def test_pool_workers_share_the_cores(tmp_path: Path) -> None:
+    """Chunk workers each encode with their share of the cores; a render in one process leaves x264 to choose."""
+    cores = os.cpu_count() or 1
+    paths = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    with local_executor(2, 2) as pool:
+        threads = list(pool.map(encode_gray, paths))
+    assert threads == [max(1, cores // 2)] * 2
+    if cores > 1:  # in the test's own process x264 chooses, and takes more than a worker's share
+        assert encode_gray(tmp_path / "inline.mp4") > threads[0]

@@ -35,7 +35,7 @@ from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
 from .cache import ContentCache
 from .config import VideoConfig
-from .encode import EncoderChoice, VideoSettings
+from .encode import EncoderChoice, VideoSettings, share_cores
 from .timeline import Timeline
 from .visuals.frames import FramePlan, FrameRenderer, drawn_frames, plan_frames, render_frames
 from .visuals.layouts import frame_samples, speech
@@ -238,7 +238,8 @@ def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
     if count <= 1:
         yield InlineExecutor()
         return
-    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(count, mp_context=context, initializer=share_cores, initargs=(count,)) as pool:
         yield BoundedPool(pool, 2 * count)
 
 

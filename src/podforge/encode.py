@@ -113,6 +113,21 @@ def _test_encode(name: str, device: int = 0) -> str:
     return ""
 
 
+# Threads each video encoder in this process may use; 0 lets the encoder size its pool to the machine.
+_THREADS = {"per_encoder": 0}
+
+
+def share_cores(workers: int) -> None:
+    """Say that this process is one of ``workers`` encoding at once on this machine (a chunk pool's worker).
+
+    A pool with a worker per core already keeps every core busy; x264's own frame threads on top of it (three
+    per encoder on two cores) only add lookahead hand-offs and cache contention, so each encoder gets its share
+    of the cores. The bitstream changes a little (frame threads limit motion search), its SPS/PPS do not, so
+    chunks from pools of any size join.
+    """
+    _THREADS["per_encoder"] = max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 @dataclass(frozen=True)
 class VideoSettings:
     """What to encode; ``encoder`` is keyword-only so it must be chosen deliberately."""
@@ -156,7 +171,7 @@ def _add_video(container: OutputContainer, settings: VideoSettings) -> VideoStre
     stream.codec_context.time_base = Fraction(1, settings.fps)
     stream.time_base = Fraction(1, settings.fps)
     ctx = stream.codec_context
-    ctx.thread_count = 0  # let the encoder size its thread pool to the machine
+    ctx.thread_count = _THREADS["per_encoder"]
     # Tagging the matrix we convert with lets players undo it exactly instead of guessing.
     ctx.colorspace, ctx.color_range = Colorspace.ITU709, ColorRange.MPEG
     ctx.color_primaries, ctx.color_trc = ColorPrimaries.BT709, ColorTrc.BT709
