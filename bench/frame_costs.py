@@ -1,5 +1,6 @@
 """Where a chunk's CPU goes, per 720p duo frame (illustrated + photo avatars, captions, spectrum): drawing, the
-RGB -> YUV conversion and x264, each timed in CPU seconds (encoder threads included) over the same frames.
+RGB -> YUV conversion (whole frames, and only the boxes that changed, as chunks do) and x264, each timed in CPU
+seconds (encoder threads included) over the same frames.
 
 A chunk worker does all three for every frame it owns, so their sum per frame times the frames over the cores is
 the video stage's floor; the shares say which one a speed-up must come from.
@@ -25,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from contact_sheet import speechlike, timeline
 from video import portrait
 
+from podforge._yuv import Box, Drawn, YuvFrames
 from podforge.config import VideoConfig
 from podforge.encode import VideoSettings, _add_video, select_encoder
-from podforge.visuals.frames import plan_frames, render_frames
+from podforge.visuals.frames import drawn_frames, plan_frames
 from podforge.visuals.visualizers import AudioFeatures
 
 
@@ -43,13 +45,15 @@ def main() -> None:
         tl = replace(tl, speakers=speakers)
         video = VideoConfig(size="1280x720", layout="duo")
         plan = plan_frames(tl, video, Path(tmp))
-        frames = render_frames(plan, AudioFeatures(speechlike(tl.duration), tl.sample_rate, video.fps))
-        started, drawn = time.process_time(), []
+        frames = drawn_frames(plan, AudioFeatures(speechlike(tl.duration), tl.sample_rate, video.fps))
+        started, drawn, changed = time.process_time(), [], []
         for frame in frames:
-            drawn.append(frame.copy())
+            drawn.append(frame.pixels.copy())
+            changed.append(frame.changed)
             if len(drawn) == args.frames:
                 break
         draw = time.process_time() - started - _copy_seconds(drawn)
+        boxes = _boxes_seconds(drawn, changed)
         started, reformatter, yuv = time.process_time(), VideoReformatter(), []
         for frame in drawn:
             rgb = av.VideoFrame.from_ndarray(frame, format="rgb24")
@@ -61,6 +65,15 @@ def main() -> None:
     parts = ", ".join(f"{name} {1e3 * sec / n:.2f} ({sec / total:.0%})"
                       for name, sec in (("draw", draw), ("RGB->YUV", convert), ("x264", encode)))  # fmt: skip
     print(f"{n} frames, CPU ms a frame: {parts}; total {1e3 * total / n:.2f}")
+    print(f"  RGB->YUV of only the boxes that changed (what the chunks do): {1e3 * boxes / n:.2f}")
+
+
+def _boxes_seconds(frames: list[np.ndarray], changed: list[tuple[Box, ...] | None]) -> float:
+    converter = YuvFrames(frames[0].shape[1], frames[0].shape[0])
+    started = time.process_time()
+    for pixels, boxes in zip(frames, changed, strict=True):
+        converter.convert(Drawn(pixels, boxes))
+    return time.process_time() - started
 
 
 def _copy_seconds(frames: list[np.ndarray]) -> float:

@@ -24,10 +24,10 @@ LINES = [("ALEX", 3.2, 5.0), ("SAM", 5.3, 7.1), ("ALEX", 7.4, 9.0)]
 CHAPTERS = ((0.0, "Intro"), (6.0, "Second part"))
 
 
-def renderer(layout: str, size: str = "320x180") -> FrameRenderer:
+def renderer(layout: str, size: str = "320x180", kind: str = "spectrum") -> FrameRenderer:
     """Every kind of layer: title card and its fade, lit tiles, avatars, visualiser, captions, straps, chapters."""
     tl = episode(LINES, 10.0, chapters=CHAPTERS)
-    cfg = video(layout, size, visualizer={"kind": "spectrum"}, captions=True)
+    cfg = video(layout, size, visualizer={"kind": kind}, captions=True)
     return FrameRenderer(plan_frames(tl, cfg, Path(".")), features(tl))
 
 
@@ -35,9 +35,12 @@ def planes(frame: av.VideoFrame) -> list[np.ndarray]:
     return [_view(p) for p in frame.planes]
 
 
-@pytest.mark.parametrize("layout", ["duo", "solo", "active-speaker", "audiogram"])
-def test_pixels_outside_the_changed_boxes_are_the_frame_before(layout: str) -> None:
-    draw = renderer(layout)
+@pytest.mark.parametrize(
+    ("layout", "kind"),
+    [("duo", "spectrum"), ("solo", "waveform"), ("active-speaker", "circular"), ("audiogram", "particles")],
+)
+def test_pixels_outside_the_changed_boxes_are_the_frame_before(layout: str, kind: str) -> None:
+    draw = renderer(layout, kind=kind)
     before, shares = draw.draw(0).copy(), []
     assert draw.changed is None  # the first frame: nothing before it
     for i in range(1, draw.plan.n_frames):

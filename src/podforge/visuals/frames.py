@@ -24,6 +24,7 @@ from ..cache import ContentCache
 from ..config import VideoConfig
 from ..timeline import ChapterSegment, Timeline
 from . import cards
+from ._changes import changed_boxes
 from ._draw import RGB, Box, Frame, Layer, Patch, backdrop, hex_rgb, load_image
 from .avatars.talking import ClipFrames, TalkingHeads
 from .avatars.tiles import MIN_SIZE, AvatarPainter, SpeakerAvatar, avatar_size, avatar_source, talking_source
@@ -216,8 +217,7 @@ class FrameRenderer:
             layers = [(("base", base, title), None), self._lit_tile(int(plan.active[i]))]
             layers += [avatar.draw(buffer, i) for avatar in self.avatars]
             if self.vis is not None:
-                self.vis.draw(buffer, i)  # past the audio's end it reads as silence
-                layers.append((i, self.vis.box))
+                layers.append((i, self.vis.draw(buffer, i)))  # past the audio's end it reads as silence
             if title > 0.0:
                 _crossfade(buffer, plan.title, title)
         if self.painter is not None:
@@ -237,20 +237,6 @@ class FrameRenderer:
         x0, y0, x1, y1 = tile.lit_box
         self.buffer[y0:y1, x0:x1] = tile.pixels
         return who, tile.lit_box
-
-
-def changed_boxes(before: list[Layer], after: list[Layer]) -> tuple[Box, ...] | None:
-    """Boxes of the layers whose key or box differs between two frames (None: the whole frame may differ).
-
-    The first layer is the full-frame background: when it changes, so may every pixel.
-    """
-    if not before or len(before) != len(after) or before[0] != after[0]:
-        return None
-    boxes: list[Box] = []
-    for old, new in zip(before[1:], after[1:], strict=True):
-        if old != new:
-            boxes += [box for box in (old[1], new[1]) if box is not None and box not in boxes]
-    return tuple(boxes)
 
 
 def _crossfade(frame: Frame, card: Frame, opacity: float) -> None:

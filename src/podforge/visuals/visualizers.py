@@ -329,17 +329,27 @@ class Visualizer:
         r = self.region
         return r.x0, r.y0, r.x0 + r.w, r.y0 + r.h
 
-    def draw(self, frame: npt.NDArray[np.uint8], i: int) -> None:
-        """Blend frame ``i``'s visualiser into ``frame`` in place; only the drawn pixels are read or written."""
+    def draw(self, frame: npt.NDArray[np.uint8], i: int) -> Box | None:
+        """Blend frame ``i``'s visualiser into ``frame`` in place; only the drawn pixels are read or written.
+
+        Returns the rows of the region it drew on, across the region (None: nothing drawn): a quiet frame's
+        bars or wave leave most rows as they were, and an encoder need not convert those again."""
         if frame.shape != (self.frame_h, self.frame_w, 3) or frame.dtype != np.uint8:
             expected = (self.frame_h, self.frame_w, 3)
             raise ValueError(f"expected a {expected} uint8 frame, got {frame.shape} {frame.dtype}")
         if self._paint.alpha == 0:
-            return
+            return None
         # The one-item-per-pixel view needs a contiguous frame; a strided view is drawn on a copy and written back.
         target = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
         pixels = target.reshape(-1).view("V3")
+        first, last = len(pixels), -1
         for idx, cover in self._kind.pixels(int(i)):
             _blend(pixels, idx, self._paint, cover)
+            if idx.size:
+                first, last = min(first, int(idx.min())), max(last, int(idx.max()))
         if target is not frame:
             frame[...] = target
+        if last < 0:
+            return None
+        x0, y0, x1, y1 = self.box
+        return x0, max(first // self.frame_w, y0), x1, min(last // self.frame_w + 1, y1)
