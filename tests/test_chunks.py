@@ -91,7 +91,7 @@ def test_chunks_cut_at_line_starts_and_cover_every_frame(renders) -> None:
     timeline = Timeline.from_json((folder / "out" / "episode.timeline.json").read_text())
     chunks = chunk_plan(timeline, 25, min_seconds=5.0, max_seconds=12.0)
     samples = frame_samples(timeline, 25)
-    starts = {int(np.searchsorted(samples, s.start)) for s in timeline.of_kind(SpeechSegment)}
+    starts = {int(np.searchsorted(samples, s.start, side="right")) - 1 for s in timeline.of_kind(SpeechSegment)}
     assert len(chunks) >= 3 and chunks[0].start == 0 and chunks[-1].end == len(samples)
     assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
     # A chunk starts at a line's first frame, or the longest a chunk may be after the one before.

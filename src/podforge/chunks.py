@@ -36,7 +36,7 @@ from .bitstream import encode_chunk
 from .cache import ContentCache
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings, share_cores
-from .timeline import Timeline
+from .timeline import SpeechSegment, Timeline
 from .visuals.frames import FramePlan, FrameRenderer, drawn_frames, plan_frames, render_frames
 from .visuals.layouts import frame_samples, speech
 from .visuals.visualizers import AudioFeatures
@@ -49,6 +49,11 @@ CHUNK_KIND = "chunks"
 MIN_CHUNK_SECONDS = 10.0
 MAX_CHUNK_SECONDS = 30.0
 CUT_EVERY = 2  # about one line start in this many begins a chunk (see chunk_plan)
+# Episodes of fewer lines than this (about ten minutes) get shorter chunks, down to SHORT_MIN_SECONDS, each line
+# a candidate cut: a take or an edit then redraws a few seconds of video, not a tenth of it. Longer episodes keep
+# 10-30 s chunks, where every chunk's closed GOP (an IDR frame) would otherwise cost file size.
+LONG_EPISODE_LINES = 80
+SHORT_MIN_SECONDS = 4.0
 Mono = npt.NDArray[np.float32]
 MonoSource = Mono | MonoSlices  # the episode's mono mix in memory, or read from its file by slices
 T = TypeVar("T")
@@ -69,20 +74,27 @@ class Chunk:
 
 
 def chunk_plan(
-    timeline: Timeline, fps: int, min_seconds: float = MIN_CHUNK_SECONDS, max_seconds: float = MAX_CHUNK_SECONDS
+    timeline: Timeline, fps: int, min_seconds: float | None = None, max_seconds: float | None = None
 ) -> tuple[Chunk, ...]:
-    """Chunks cut at the first frame of a line, each at least ``min_seconds`` long where the episode allows.
+    """Chunks cut at the frame a line starts in, each at least ``min_seconds`` long where the episode allows.
 
-    Which line starts a chunk is decided by the line itself (its clip's hash, one line in CUT_EVERY on
+    Which line starts a chunk is decided by the line itself (its speaker and text: one line in ``every`` on
     average), not by where the previous chunk ended: cuts chained from the last one would all move when an
     edit lengthens one chunk, and every later chunk would be drawn again; content-defined cuts fall back into
-    step at the first chosen line after the edit. A stretch with no chosen line for over ``max_seconds`` is cut
-    every ``max_seconds``. A tail shorter than ``min_seconds`` joins the chunk before it.
+    step at the first chosen line after the edit. A new take of a line changes its clip, never its text, so it
+    never moves a cut. A stretch with no chosen line for over ``max_seconds`` is cut every ``max_seconds``. A
+    tail shorter than ``min_seconds`` joins the chunk before it. Unset bounds follow the episode's length
+    (``chunk_density``).
     """
+    lines = speech(timeline)
+    low_s, high_s, every = chunk_density(len(lines))
     samples = frame_samples(timeline, fps)
     n = len(samples)
-    low, high = max(1, round(min_seconds * fps)), max(1, round(max_seconds * fps))
-    chosen = {int(np.searchsorted(samples, seg.start)) for seg in speech(timeline) if _chosen(seg.clip)}
+    low = max(1, round((low_s if min_seconds is None else min_seconds) * fps))
+    high = max(1, round((high_s if max_seconds is None else max_seconds) * fps))
+    # Cut at the frame a line starts in, not the first frame after it: that frame already shows the line's first
+    # sound (the mouth opens), and in the chunk before it would tie that chunk to the next line's content.
+    chosen = {int(np.searchsorted(samples, seg.start, side="right")) - 1 for seg in lines if _chosen(seg, every)}
     bounds = [0]
     for cut in [*sorted(chosen - {0}), n]:
         while cut - bounds[-1] > high and cut - bounds[-1] - high >= low:
@@ -95,8 +107,22 @@ def chunk_plan(
     return tuple(Chunk(k, a, b) for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b > a)
 
 
-def _chosen(clip: str) -> bool:
-    return int(hashlib.sha256(clip.encode()).hexdigest()[:8], 16) % CUT_EVERY == 0
+def chunk_density(lines: int) -> tuple[float, float, int]:
+    """(min seconds, max seconds, one line in how many may cut) for an episode of ``lines`` spoken lines.
+
+    The line count, not the duration: a take or an edit to a line changes the duration, and a density that
+    followed it could move every cut of the episode."""
+    if lines >= LONG_EPISODE_LINES:
+        return MIN_CHUNK_SECONDS, MAX_CHUNK_SECONDS, CUT_EVERY
+    low = max(SHORT_MIN_SECONDS, MIN_CHUNK_SECONDS * lines / LONG_EPISODE_LINES)
+    return low, 3 * low, 1
+
+
+def _chosen(line: SpeechSegment, every: int) -> bool:
+    if every <= 1:
+        return True
+    digest = hashlib.sha256(f"{line.speaker}\n{line.text}".encode()).hexdigest()
+    return int(digest[:8], 16) % every == 0
 
 
 @dataclass(frozen=True)
@@ -131,11 +157,16 @@ class ChunkTask:
     # The chunk's slice of the mix, mono: what its visualiser and avatars react to. Attached only to the tasks
     # that are drawn, as each is handed to a worker (``with_audio``), so an hour's slices are never all held.
     audio: Mono | None = None
+    # The chunk's window of the episode's frame plan, attached with the audio: a worker draws from it and never
+    # builds the whole plan itself (over a second per worker and render at 720p; the pickled window is ~10 MB).
+    window: FramePlan | None = None
 
 
-def with_audio(tasks: Iterable[ChunkTask], mono: MonoSource) -> Iterator[ChunkTask]:
+def with_audio(tasks: Iterable[ChunkTask], mono: MonoSource, plan: FramePlan | None = None) -> Iterator[ChunkTask]:
     for task in tasks:
-        yield replace(task, audio=audio_slice(mono, task.chunk, task.spec.rate, task.spec.settings().fps))
+        audio = audio_slice(mono, task.chunk, task.spec.rate, task.spec.settings().fps)
+        part = None if plan is None else window(plan, task.chunk.start, task.chunk.end)
+        yield replace(task, audio=audio, window=part)
 
 
 _PLANS: dict[str, FramePlan] = {}  # per process: the plan of the render it is working on
@@ -210,10 +241,13 @@ def draw_chunk(task: ChunkTask) -> str:
     if task.audio is None:
         raise ValueError("draw_chunk needs the task's audio (chunks.with_audio)")
     cache = ContentCache(Path(spec.cache_root))
-    plan = frame_plan(spec, cache)
+    if task.window is not None:
+        frames = drawn_frames(task.window, AudioFeatures(task.audio, spec.rate, task.window.fps))
+    else:
+        frames = chunk_drawn(frame_plan(spec, cache), task.chunk, task.audio, spec.rate)
     with tempfile.TemporaryDirectory(prefix="podforge-chunk-") as tmp:
         part = Path(tmp) / "chunk.mp4"
-        encode_chunk(part, spec.settings(), chunk_drawn(plan, task.chunk, task.audio, spec.rate))
+        encode_chunk(part, spec.settings(), frames)
         cache.put_file(CHUNK_KIND, task.key, ".mp4", part)
     return task.key
 

@@ -27,6 +27,7 @@ from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources
 from .audio.stream import AudioReader
 from .cache import ContentCache, cache_cap_bytes
+from .chunkpool import WarmPool
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
@@ -47,6 +48,7 @@ from .voices.cast import Voice
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
+    from .chunks import Executor
     from .encode import EncoderChoice
     from .visuals.avatars.talking import TalkingHeads
 
@@ -85,6 +87,9 @@ class RenderOptions:
     quick: bool = False  # a small frame and the fastest preset
     executor: str | None = None  # what draws the chunks: local (default), inline, ray or ray=ADDRESS
     flag_threshold: float | None = DEFAULT_THRESHOLD  # the listening check (listen.py); None turns it off
+    # A chunk pool the caller keeps across renders (the studio's job worker, chunkpool.WarmPool) for the local
+    # executor; None: a video render starts its own as it begins, so its workers start while the voices are made.
+    chunk_pool: Executor | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         prepare_out(options.out_dir)  # before minutes of synthesis, not after
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
-    with _clip_cache(options, config) as cache:
+    with _clip_cache(options, config) as cache, _chunk_pool(options, config) as options:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
             requests = apply_takes(script, clip_requests(script, checked.cast))  # the chosen takes
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
@@ -201,6 +206,18 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         with writing_into(options.out_dir):
             result = _publish(job, cache, options, recorder, on_progress, devices)
         return replace(result, warnings=checked.warnings)
+
+
+@contextmanager
+def _chunk_pool(options: RenderOptions, config: RenderConfig) -> Iterator[RenderOptions]:
+    """``options`` with a chunk pool: the caller's, or one started now whose workers start (and import) while
+    the voices are made; none for audio, previews (drawn in this process) and the other executors."""
+    drawn_here = options.audio_only or options.preview or options.preview_chapter
+    if options.chunk_pool is not None or drawn_here or parse_executor(options.executor)[0] != "local":
+        yield options
+        return
+    with WarmPool(config.workers) as pool:
+        yield replace(options, chunk_pool=pool.start())
 
 
 def _start_listening(timeline: Timeline, cache: ContentCache, options: RenderOptions, workers: int) -> Listening | None:
@@ -260,7 +277,7 @@ def _publish(
             with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
                                      devices.encoder, talking, window=options.preview, mixed=audio.mixed,
-                                     workers=job.config.workers, executor=executor)  # fmt: skip
+                                     workers=job.config.workers, executor=executor or options.chunk_pool)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)

@@ -43,6 +43,7 @@ from .timeline import Timeline
 
 if TYPE_CHECKING:
     from .visuals.avatars.talking import TalkingHeads
+    from .visuals.frames import FramePlan
 
 __all__ = ["VideoJob", "check_window", "publish_video", "tag_mp4_cover"]
 
@@ -142,17 +143,17 @@ def _encode(
     tasks = chunk_tasks(spec, plan, chunks, mono, rate)
     with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
         parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
-        frames, missing = _draw_and_join(path, job, spec, tasks, mono, parts, cache, on_frames)
+        frames, missing = _draw_and_join(path, job, spec, tasks, plan, mono, parts, cache, on_frames)
     hits = len(tasks) - missing
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing}
 
 
 def _draw_and_join(
-    path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], mono: MonoSlices, parts: list[Path],
-    cache: ContentCache, on_frames: Callable[[int, int], None],
+    path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], plan: FramePlan, mono: MonoSlices,
+    parts: list[Path], cache: ContentCache, on_frames: Callable[[int, int], None],
 ) -> tuple[int, int]:  # fmt: skip
-    """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their slices of
-    ``mono`` (the mix, read by slices); then the join."""
+    """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their windows of
+    the frame plan and their slices of ``mono`` (the mix, read by slices); then the join."""
     missing = [t for t, part in zip(tasks, parts, strict=True) if not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]
     total = sum(task.chunk.frames for task in tasks)
     done = total - sum(task.chunk.frames for task in missing)
@@ -160,12 +161,16 @@ def _draw_and_join(
     settings, mastered, rate = spec.settings(), job.mastered, spec.rate
     needed = frames_needed(mastered.frames, settings.fps, rate)
     with _executor(job, len(missing)) as executor:
-        drawn = executor.map(draw_chunk, with_audio(missing, mono))  # the workers start now
-        track = parts[0].parent / "audio.mp4"
-        encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
-        for task, _ in zip(missing, drawn, strict=True):
-            done += task.chunk.frames
-            on_frames(done, total)
+        drawn = executor.map(draw_chunk, with_audio(missing, mono, plan))  # the workers start now
+        try:
+            track = parts[0].parent / "audio.mp4"
+            encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
+            for task, _ in zip(missing, drawn, strict=True):
+                done += task.chunk.frames
+                on_frames(done, total)
+        finally:
+            # Stopped early (cancelled, failed): a pool that outlives this render drops the calls not yet started.
+            getattr(drawn, "close", lambda: None)()
     for task in missing:
         cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
         if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", parts[task.chunk.index]):

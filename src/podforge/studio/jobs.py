@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..chunkpool import WarmPool
 from ..errors import error_lines
 
 TERMINAL = ("done", "failed", "cancelled")
@@ -187,8 +188,8 @@ def _share(pair: list[int] | None) -> float:
     return 0.0 if not pair or pair[1] <= 0 else min(pair[0] / pair[1], 1.0)
 
 
-def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> None:
-    """Render one claimed job and record how it ended."""
+def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int, pool: WarmPool | None = None) -> None:
+    """Render one claimed job and record how it ended; its video chunks are drawn by ``pool`` when given."""
     from ..pipeline import ProgressEvent, RenderOptions, render
     from .workspace import Workspace
 
@@ -207,8 +208,10 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int) -> No
     try:
         path = ws.episode(job["episode"])
         out_dir = ws.out_dir(job["episode"]) / ("preview" if options.preview else "")
+        warm = pool.start() if pool is not None and not options.audio_only else None
         render_options = RenderOptions(out_dir=out_dir, audio_only=options.audio_only, config=ws.config(),
-                                       video_flags=options.video_flags(), preview=options.preview)  # fmt: skip
+                                       video_flags=options.video_flags(), preview=options.preview,
+                                       chunk_pool=warm)  # fmt: skip
         result = render(path, render_options, on_progress)
     except JobCancelled:
         if _server_gone(parent):
@@ -246,12 +249,15 @@ def worker_main(root: str, db_path: str, parent: int) -> None:
     if hasattr(os, "nice"):  # POSIX only
         os.nice(WORKER_NICENESS)
     store = JobStore(Path(db_path))
-    while not _server_gone(parent):
-        job = store.claim(os.getpid())
-        if job is None:
-            time.sleep(0.3)
-            continue
-        run_job(store, job, Path(root), parent)
+    # One chunk pool for the worker's lifetime, started by the first video job: a re-render after a new take
+    # then draws its chunk or two in workers that are already running and have already imported everything.
+    with WarmPool() as pool:
+        while not _server_gone(parent):
+            job = store.claim(os.getpid())
+            if job is None:
+                time.sleep(0.3)
+                continue
+            run_job(store, job, Path(root), parent, pool)
 
 
 def start_worker(root: Path, db_path: Path) -> subprocess.Popen[bytes]:

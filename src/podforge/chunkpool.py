@@ -1,0 +1,109 @@
+"""A chunk process pool that outlives one render: its workers start (and import what drawing needs) once.
+
+Starting a forkserver pool and importing the drawing modules in its workers takes seconds; a re-render after a
+new take draws a chunk or two, so that start-up was most of its video stage. ``WarmPool`` is an ``Executor``
+(``chunks.Executor``) whose processes are started by ``start()`` and kept until ``close()``: the studio's job
+worker holds one for its lifetime, and ``podforge render`` starts one as the render begins, so the workers
+start while the voices are made, not when the video stage needs them.
+
+A failed chunk raises in the render as from any pool and leaves the workers running; a worker that died takes
+the pool with it (``BrokenProcessPool``), and the next ``map`` starts a fresh one. A render that stops early
+(an error, a cancelled job) cancels the calls it submitted that have not started yet, so the next render
+does not wait for them.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _warm(workers: int) -> None:
+    """Runs once in each worker as it starts: the imports every chunk needs, paid before the first chunk, and
+    the encoder's share of the cores (``encode.share_cores``, as the one-render pool does)."""
+    from podforge.encode import share_cores
+
+    share_cores(workers)
+    import podforge.bitstream
+    import podforge.chunks
+    import podforge.visuals.avatars.photo
+    import podforge.visuals.frames  # noqa: F401
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class WarmPool:
+    """A process pool kept across renders; ``map`` keeps at most two calls per worker submitted ahead."""
+
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> WarmPool:
+        """Start the workers now (they import in the background); returns at once. Starting twice is harmless.
+        ``with WarmPool() as pool`` starts nothing: the first ``start`` or ``map`` does."""
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_warm, initargs=(self.workers,)
+            )
+            for _ in range(self.workers):  # a pool starts a process per submitted call, up to its size
+                self._pool.submit(_ready)
+        return self
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+        pool = self.start()._pool
+        assert pool is not None
+        source = iter(items)
+        try:
+            pending = collections.deque(pool.submit(fn, item) for item in itertools.islice(source, 2 * self.workers))
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
+        return self._results(pool, fn, source, pending)
+
+    def _results(
+        self,
+        pool: ProcessPoolExecutor,
+        fn: Callable[[T], R],
+        source: Iterator[T],
+        pending: collections.deque[Future[R]],
+    ) -> Iterator[R]:
+        try:
+            while pending:
+                result = pending.popleft().result()
+                pending.extend(pool.submit(fn, item) for item in itertools.islice(source, 1))
+                yield result
+        except BrokenProcessPool:
+            self._drop(pool)  # a worker died: this render fails as before, the next one gets fresh workers
+            raise
+        finally:
+            for future in pending:  # stopped early: what has not started must not hold up the next render
+                future.cancel()
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
