@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from podforge.audio.mix import MixSources, mix
+from podforge.audio.mix import MixSources, mix, speech_loudness
 from podforge.timeline import MusicSegment, SpeakerInfo, SpeechSegment, Timeline
 
 RATE = 48_000
@@ -67,3 +67,24 @@ def test_clips_land_on_their_samples():
     out = mix(timeline, sources)
     assert not out[: 4 * RATE].any() and not out[7 * RATE :].any()
     assert np.all(out[4 * RATE : 7 * RATE] == 0.5)
+
+
+def test_a_take_a_little_louder_or_quieter_leaves_the_bed_as_it_was():
+    """Beds follow the voices' loudness in whole LU: a new take must not change the mix where only music plays
+    (every video chunk under the intro would be drawn again)."""
+
+    noise = np.random.default_rng(1).uniform(-0.3, 0.3, 3 * RATE).astype(np.float32)
+    loudness = speech_loudness(timeline_with_bed(), lambda key: noise)
+    centred = noise * np.float32(10 ** ((round(loudness) - loudness) / 20))  # a whole LU, mid-step
+
+    def bed_with_voice(gain: float) -> np.ndarray:
+        voice = centred * np.float32(gain)
+        sources = MixSources(lambda key: voice, noise_bed, lambda path: np.zeros((0, 2)))
+        return mix(timeline_with_bed(), sources)[: 3 * RATE]
+
+    assert np.array_equal(bed_with_voice(1.0), bed_with_voice(1.01))  # +0.09 dB of voice
+    assert np.array_equal(bed_with_voice(1.0), bed_with_voice(0.99))
+    assert bed_with_voice(1.0).any()
+    # A voice really louder still lifts the bed with it.
+    louder = rms_db(bed_with_voice(2.0)[RATE : 3 * RATE]) - rms_db(bed_with_voice(1.0)[RATE : 3 * RATE])
+    assert 5.0 <= louder <= 7.0

@@ -52,7 +52,7 @@ CUT_EVERY = 2  # about one line start in this many begins a chunk (see chunk_pla
 # Episodes of fewer lines than this (about ten minutes) get shorter chunks, down to SHORT_MIN_SECONDS, each line
 # a candidate cut: a take or an edit then redraws a few seconds of video, not a tenth of it. Longer episodes keep
 # 10-30 s chunks, where every chunk's closed GOP (an IDR frame) would otherwise cost file size.
-LONG_EPISODE_LINES = 80
+LONG_EPISODE_LINES = 60
 SHORT_MIN_SECONDS = 4.0
 Mono = npt.NDArray[np.float32]
 MonoSource = Mono | MonoSlices  # the episode's mono mix in memory, or read from its file by slices

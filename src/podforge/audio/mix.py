@@ -35,6 +35,7 @@ SfxSource = Callable[[str], Stereo]
 RAMP_SECONDS = 0.4
 BRIDGE_SECONDS = 1.2
 CONTROL_RATE = 100
+BED_LEVEL_STEP_LU = 1.0  # beds follow the voices' loudness in whole LU (see _Beds.of)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ class _Beds:
         lufs = speech_loudness(timeline, clip)
         segments = timeline.of_kind(MusicSegment)
         parts = _Parts.of(segments, [max(0, min(bed.end, timeline.duration) - bed.start) for bed in segments])
-        lufs = lufs if np.isfinite(lufs) else BED_REFERENCE_LUFS
+        # In whole steps: a new take or an edited line moves the voices' loudness by hundredths of a LU, and a bed
+        # that followed it exactly would change the mix (and redraw the video) wherever music plays.
+        lufs = round(lufs / BED_LEVEL_STEP_LU) * BED_LEVEL_STEP_LU if np.isfinite(lufs) else BED_REFERENCE_LUFS
         return cls(curve, np.arange(curve.shape[0]) / CONTROL_RATE, lufs, parts)
 
 
