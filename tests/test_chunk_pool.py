@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import signal
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
@@ -102,8 +104,6 @@ def _log_and_square(item: tuple[str, int]) -> int:
     Path(folder, str(x)).touch()
     if x == 0:
         return 0
-    import time
-
     time.sleep(0.2)  # slow enough that the queue behind the first result is still waiting when the render stops
     return x * x
 
@@ -117,6 +117,14 @@ def test_the_warm_pool_keeps_its_workers_and_survives_a_failing_and_a_crashing_r
         with pytest.raises(BrokenProcessPool):
             list(pool.map(_die, range(2)))
         assert list(pool.map(_square, range(5))) == [0, 1, 4, 9, 16]  # a fresh pool after the crash
+        # A worker killed while the pool sits idle between renders: the next render still gets its chunks.
+        idle = pool._pool
+        os.kill(next(iter(set(pool.map(_pid, range(4))))), signal.SIGKILL)
+        for _ in range(100):  # until the pool has noticed (its management thread marks it broken)
+            if idle is None or getattr(idle, "_broken", False):
+                break
+            time.sleep(0.1)
+        assert list(pool.map(_square, range(3))) == [0, 1, 4]
         # A render that stops at its first result leaves no queued calls behind it.
         results = pool.map(_log_and_square, [(str(tmp_path), k) for k in range(40)])
         assert next(results) == 0

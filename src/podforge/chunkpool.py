@@ -74,15 +74,22 @@ class WarmPool:
         self.close()
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+        source = iter(items)
+        first = list(itertools.islice(source, 2 * self.workers))
+        try:
+            pool, pending = self._submit(fn, first)
+        except BrokenProcessPool:  # a worker died while the pool sat idle between renders: start afresh, once
+            pool, pending = self._submit(fn, first)
+        return self._results(pool, fn, source, pending)
+
+    def _submit(self, fn: Callable[[T], R], items: list[T]) -> tuple[ProcessPoolExecutor, collections.deque[Future[R]]]:
         pool = self.start()._pool
         assert pool is not None
-        source = iter(items)
         try:
-            pending = collections.deque(pool.submit(fn, item) for item in itertools.islice(source, 2 * self.workers))
+            return pool, collections.deque(pool.submit(fn, item) for item in items)
         except BrokenProcessPool:
             self._drop(pool)
             raise
-        return self._results(pool, fn, source, pending)
 
     def _results(
         self,

@@ -8,8 +8,9 @@ everything after a line on by whole frames (``plan.py``), a chunk after an edite
 from the cache. ``episode_frames`` is the single pass over the same windows, in order, in one process.
 
 Executors are anything with ``Executor.map(fn, items)`` (``concurrent.futures``'s pools, ``InlineExecutor``,
-the Ray one in ``ray_executor.py``); ``draw_chunk`` takes one small picklable ``ChunkTask`` and writes the
-chunk's MP4 into the cache at ``spec.cache_root``, a path every worker must see.
+the Ray one in ``executors.py``, the warm pool in ``chunkpool.py``); ``draw_chunk`` takes one picklable
+``ChunkTask`` (with its chunk's window of the frame plan and its audio) and writes the chunk's MP4 into the
+cache at ``spec.cache_root``, a path every worker must see.
 """
 
 from __future__ import annotations
