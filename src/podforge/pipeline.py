@@ -28,6 +28,7 @@ from .audio.mix import MixSources
 from .audio.stream import AudioReader
 from .cache import ContentCache, cache_cap_bytes
 from .chunkpool import WarmPool
+from .chunks import chunk_plan
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
@@ -176,7 +177,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
         prepare_out(options.out_dir)  # before minutes of synthesis, not after
     script, config = checked.script, checked.config
     rate = config.output.sample_rate
-    with _clip_cache(options, config) as cache, _chunk_pool(options, config) as options:
+    with _clip_cache(options, config) as cache, contextlib.ExitStack() as stack:
         with recorder.stage("voices", engine=",".join(sorted(set(checked.voices.values())))) as stage:
             requests = apply_takes(script, clip_requests(script, checked.cast))  # the chosen takes
             progress = lambda done, total: on_progress(ProgressEvent("voices", done, total))  # noqa: E731
@@ -191,6 +192,7 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             inputs = PlanInputs(script, checked.voices, voiced.keys, voiced.lengths, _lengths(checked), config, rate,
                                 genders)  # fmt: skip
             timeline = plan_timeline(inputs)
+        options = stack.enter_context(_chunk_pool(options, config, timeline))  # starts while the render aligns
         if not options.audio_only:
             with recorder.stage("align") as stage:
                 on_progress(ProgressEvent("align", 0, 1))
@@ -209,11 +211,13 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
 
 
 @contextmanager
-def _chunk_pool(options: RenderOptions, config: RenderConfig) -> Iterator[RenderOptions]:
-    """``options`` with a chunk pool: the caller's, or one started now whose workers start (and import) while
-    the voices are made; none for audio, previews (drawn in this process) and the other executors."""
+def _chunk_pool(options: RenderOptions, config: RenderConfig, timeline: Timeline) -> Iterator[RenderOptions]:
+    """``options`` with a chunk pool: the caller's, or one started now, whose workers start (and import what
+    drawing needs) while the render aligns, mixes and masters; none for audio, previews (drawn in this process),
+    the other executors and a video of one chunk (drawn in this process, as a pool would not pay off)."""
     drawn_here = options.audio_only or options.preview or options.preview_chapter
-    if options.chunk_pool is not None or drawn_here or parse_executor(options.executor)[0] != "local":
+    local = parse_executor(options.executor)[0] == "local"
+    if options.chunk_pool is not None or drawn_here or not local or len(chunk_plan(timeline, config.video.fps)) < 2:
         yield options
         return
     with WarmPool(config.workers) as pool:
