@@ -216,11 +216,12 @@ def _chunk_pool(options: RenderOptions, config: RenderConfig, timeline: Timeline
     drawing needs) while the render aligns, mixes and masters; none for audio, previews (drawn in this process),
     the other executors and a video of one chunk (drawn in this process, as a pool would not pay off)."""
     drawn_here = options.audio_only or options.preview or options.preview_chapter
-    local = parse_executor(options.executor)[0] == "local"
-    if options.chunk_pool is not None or drawn_here or not local or len(chunk_plan(timeline, config.video.fps)) < 2:
+    wanted = options.chunk_pool is None and not drawn_here and parse_executor(options.executor)[0] == "local"
+    chunks = len(chunk_plan(timeline, config.video.fps)) if wanted else 0
+    if chunks < 2:
         yield options
         return
-    with WarmPool(config.workers) as pool:
+    with WarmPool(min(config.workers or os.cpu_count() or 1, chunks)) as pool:
         yield replace(options, chunk_pool=pool.start())
 
 
