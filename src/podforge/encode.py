@@ -185,8 +185,11 @@ def _add_audio(container: OutputContainer, settings: VideoSettings) -> AudioStre
     stream.bit_rate = settings.audio_bitrate
     # FFmpeg's "fast" coder: 2.4x less CPU than its default "twoloop" (an episode's track is re-encoded on every
     # render, edits included) with the same error against the source at our >= 192 kbit/s, where FFmpeg's own
-    # documentation calls it the better of the two; twoloop only wins below 64 kbit/s.
-    stream.codec_context.options = {"profile": "aac_low", "aac_coder": "fast"}
+    # documentation calls it the better of the two; twoloop only wins below 64 kbit/s. Left and right coded
+    # apart (aac_ms 0): the per-band mid/side search was two thirds of the track's CPU (0.0226 against 0.0078 s
+    # per second of a mastered episode), and the track stays 41 dB above its error, 11 dB cleaner than the
+    # episode's own 192 kbit/s MP3 (30 dB), where the search gave 51 dB.
+    stream.codec_context.options = {"profile": "aac_low", "aac_coder": "fast", "aac_ms": "0"}
     return stream
 
 
