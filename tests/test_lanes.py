@@ -40,3 +40,24 @@ def test_piper_runs_on_one_thread_that_does_not_spin():
     options = load_engine("piper:joe").voice.session.get_session_options()  # type: ignore[attr-defined]
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def _engines_held_after(batches: list[list[str]], cache_root: str) -> list[int]:
+    from podforge.voices import synth
+    from podforge.voices.registry import load_engine
+
+    held = []
+    for voices in batches:
+        requests = [(f"k{i}{voice}", synth.ClipRequest(voice, "A line to voice.")) for i, voice in enumerate(voices)]
+        synth._synthesize_batch(requests, cache_root, 24_000)
+        held.append(load_engine.cache_info().currsize)
+    return held
+
+
+def test_a_lane_lets_go_of_one_engine_before_it_loads_the_next(tmp_path):
+    import multiprocessing
+
+    batches = [["fake:a", "fake:a"], ["fake:a"], ["fake:b"], ["fake:b", "fake:c"]]
+    with multiprocessing.get_context("forkserver").Pool(1) as lane:  # a lane process, as run_in_lanes starts
+        held = lane.apply(_engines_held_after, (batches, str(tmp_path)))
+    assert held == [1, 1, 1, 2]  # a batch that spans two voices holds both until the next batch
