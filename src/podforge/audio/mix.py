@@ -23,7 +23,8 @@ import numpy.typing as npt
 from ..music.registry import BED_REFERENCE_LUFS
 from ..timeline import MusicSegment, SfxSegment, SpeechSegment, Timeline
 from .dsp import db_to_gain
-from .master import Meter, _gated_lufs
+from .limiter import DECIMATE
+from .loudness import Meter, _gated_lufs
 from .stream import BLOCK_FRAMES, ArrayAudio, AudioReader, AudioSink, RawAudio, as_reader
 
 Stereo = npt.NDArray[np.float32]
@@ -212,8 +213,11 @@ def mix(timeline: Timeline, sources: MixSources) -> Stereo:
 
 
 def mix_to_file(timeline: Timeline, sources: MixSources, dest: Path) -> tuple[RawAudio, Meter]:
-    """The mix written to ``dest`` (raw float32 stereo) and what mastering measures of it."""
+    """The mix written to ``dest`` (raw float32 stereo) and what mastering measures of it (its decimated power
+    in a scratch file beside ``dest``, ``.power`` appended to the name: it grows with the episode)."""
     out = RawAudio.create(dest, timeline.sample_rate, 2, timeline.duration)
-    meter = Meter(timeline.duration, 2, timeline.sample_rate)
+    points = -(-timeline.duration // DECIMATE)
+    power = RawAudio.create(dest.with_name(f"{dest.name}.power"), timeline.sample_rate, 1, points)
+    meter = Meter(timeline.duration, 2, timeline.sample_rate, power)
     mix_into(timeline, sources, out, meter)
     return out, meter
