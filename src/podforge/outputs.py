@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import atomic_write_text
+from ._episode_store import EPISODE_KIND, EpisodeStore
 from ._mp3worker import PendingMp3, start_mp3
 from .artwork import embedded_cover
 from .audio.export import Chapter, Tags, write_wav
@@ -165,27 +166,6 @@ def file_digest(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class _Store:
-    """Puts the finished episode into the cache, the levels last (they mark the entry complete); run where the
-    MP3 was written, as soon as it is, so a render killed later still finds the episode cached."""
-
-    cache: ContentCache
-    key: str
-    files: dict[str, Path]  # suffix -> staged file
-    levels: dict[str, Any]
-
-    def __call__(self) -> None:
-        for suffix, path in self.files.items():
-            self.cache.put_file("episodes", self.key, suffix, path)
-        self.cache.put_text("episodes", self.key, ".json", json.dumps(self.levels))
-
-    def pin(self) -> None:
-        """Keep what a worker stored from this render's eviction."""
-        for suffix in [*self.files, ".json"]:
-            self.cache.pin("episodes", self.key, suffix)
-
-
-@dataclass(frozen=True)
 class AudioResult:
     """The episode's audio files (the MP3 perhaps still being encoded: ``finish`` before placing them),
     its levels, and readers of the mastered audio and of the unmastered mix (made on first read when the
@@ -197,7 +177,7 @@ class AudioResult:
     mastered: AudioReader
     mixed: AudioReader
     pending: PendingMp3 | None = field(default=None, repr=False)
-    store: _Store | None = field(default=None, repr=False)
+    store: EpisodeStore | None = field(default=None, repr=False)
 
     def finish(self) -> None:
         """Wait for the MP3 (and its cache entry); raises EncodeError if the MP3 failed."""
@@ -223,14 +203,14 @@ def publish_audio(
     key = job.key()
     suffixes = {"mp3": ".mp3", "wav": ".wav"} if job.wav else {"mp3": ".mp3"}
     written = {kind: folder / f"{stem}{suffix}" for kind, suffix in suffixes.items()}
-    levels_text = cache.get_text("episodes", key, ".json")
+    levels_text = cache.get_text(EPISODE_KIND, key, ".json")
     rate, frames = job.timeline.sample_rate, job.timeline.duration
     mixed = LazyAudio(rate, 2, frames, lambda: job.mix_to(folder / ".mix.f32")[0])
     # Every file is checked (and copied) before any is trusted: one broken entry means mastering again.
     if (
         levels_text is not None
         and (not keep_master or cache.has(MASTER_KIND, key))
-        and all([cache.copy_to("episodes", key, suffix, written[kind]) for kind, suffix in suffixes.items()])
+        and all([cache.copy_to(EPISODE_KIND, key, suffix, written[kind]) for kind, suffix in suffixes.items()])
     ):
         levels = {**json.loads(levels_text), "cached": True}
         cached = LazyAudio(rate, 2, frames, lambda: _cached_master(cache, key, job, folder, mixed))
@@ -242,7 +222,7 @@ def publish_audio(
         write_int16_npy(folder / ".master.npy", mastered)
         cache.put_file(MASTER_KIND, key, ".npy", folder / ".master.npy")
         (folder / ".master.npy").unlink()
-    store = _Store(cache, key, {suffix: written[kind] for kind, suffix in suffixes.items()}, levels)
+    store = EpisodeStore(cache, key, {suffix: written[kind] for kind, suffix in suffixes.items()}, levels)
     pending = _encode(job, written, mastered, store, background)
     return AudioResult(written, {**levels, "cached": False}, key, mastered, raw, pending, store)
 
@@ -257,7 +237,9 @@ def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, m
         return job.master_to(mixed, folder / ".master.f32")[0]
 
 
-def _encode(job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: _Store, background: bool) -> PendingMp3:
+def _encode(
+    job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: EpisodeStore, background: bool
+) -> PendingMp3:
     """Write the WAV, then start the MP3 (in a worker for long episodes), which stores the episode when done."""
     out, rate = job.config.output, job.timeline.sample_rate
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
