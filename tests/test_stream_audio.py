@@ -13,6 +13,7 @@ import pytest
 from media import audio_stream_info, decoded, loudness
 from podforge._mp3worker import start_mp3
 from podforge.audio.export import Tags
+from podforge.audio.loudness import curve
 from podforge.audio.master import master, master_stream, measure
 from podforge.audio.mix import MixSources, mix, mix_to_file
 from podforge.audio.stream import BLOCK_FRAMES, ArrayAudio, MonoSlices, NpyAudio, RawAudio, as_reader, write_int16_npy
@@ -59,7 +60,7 @@ def signals() -> dict[str, np.ndarray]:
 def test_master_stream_writes_what_master_returns(name, tmp_path):
     x = signals()[name]
     expected = master(x, RATE)
-    for meter in (None, measure(as_reader(x, RATE))):
+    for meter in (None, measure(as_reader(x, RATE), curve(x.shape[0], RATE))):
         out, levels = master_stream(write_raw(tmp_path / "in.f32", x), tmp_path / "out.f32", meter=meter)
         assert out.frames == x.shape[0] and out.channels == 2
         assert np.array_equal(out.read(0, out.frames), expected.samples)
@@ -98,7 +99,7 @@ def test_mix_to_file_is_the_mix_and_its_meter_what_mastering_measures(tmp_path):
     expected = mix(timeline, sources)
     raw, meter = mix_to_file(timeline, sources, tmp_path / "mix.f32")
     assert np.array_equal(raw.read(0, raw.frames), expected)
-    again = measure(as_reader(expected, RATE))
+    again = measure(as_reader(expected, RATE), curve(expected.shape[0], RATE))
     assert np.array_equal(meter.sub_sums(), again.sub_sums())
     assert np.array_equal(meter.power.read(0, meter.power.frames), again.power.read(0, again.power.frames))
     assert np.array_equal(MonoSlices(raw)[1000:50_000], expected[1000:50_000].mean(axis=1, dtype=np.float32))

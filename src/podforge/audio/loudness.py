@@ -60,16 +60,15 @@ class Meter:
     """What mastering measures on its input, fed in order: K-weighted power (per 100 ms, and per _DECIMATE into
     ``power``, the filter state carried across blocks) and the sample peak per true-peak block. Blocks are
     multiples of _CHUNK frames (the last may be shorter), so the sums round exactly as over one array.
-    ``power`` is a one-channel sink of ceil(frames / _DECIMATE) points (a scratch file for a long episode);
-    by default an array in memory."""
+    ``power`` is a one-channel sink of ceil(frames / _DECIMATE) points (``curve``, or a scratch file for a long
+    episode); none when only the loudness is wanted."""
 
     def __init__(self, frames: int, channels: int, sample_rate: int, power: AudioSink | None = None) -> None:
         self.sample_rate, self.sos = sample_rate, _kweighting_sos(sample_rate)
         self.edges = _sub_block_edges(frames, sample_rate)
         self.state = np.zeros((channels, self.sos.shape[0], 2), dtype=np.float32)
         self.cumulative = np.zeros(self.edges.size)  # running sum of power at each sub-block edge
-        points = -(-frames // _DECIMATE)
-        self.power = power if power is not None else ArrayAudio(np.empty((points, 1), np.float32), sample_rate)
+        self.power = power
         self.total, self.pos, self.peaks = 0.0, 0, list[Audio]()
 
     def feed(self, block: Audio) -> None:
@@ -87,8 +86,9 @@ class Meter:
         lo, hi = np.searchsorted(self.edges, [start, start + block.shape[0]], side="right")
         self.cumulative[lo:hi] = self.total + running[self.edges[lo:hi] - start - 1]
         self.total += float(running[-1])
-        decimated = np.add.reduceat(power, np.arange(0, power.size, _DECIMATE))
-        self.power.write(start // _DECIMATE, decimated[:, None])
+        if self.power is not None:
+            decimated = np.add.reduceat(power, np.arange(0, power.size, _DECIMATE))
+            self.power.write(start // _DECIMATE, decimated[:, None])
         self.peaks.append(block_peaks(block))
         self.pos += block.shape[0]
 
@@ -97,6 +97,11 @@ class Meter:
 
     def block_peaks(self) -> Audio:
         return np.concatenate(self.peaks) if self.peaks else np.zeros(0, np.float32)
+
+
+def curve(frames: int, sample_rate: int) -> ArrayAudio:
+    """A one-channel curve in memory (zeros) at 1/_DECIMATE of ``frames``: what mastering keeps of short audio."""
+    return ArrayAudio(np.zeros((-(-frames // _DECIMATE), 1), np.float32), sample_rate)
 
 
 def measure(x: AudioReader, power: AudioSink | None = None) -> Meter:

@@ -22,7 +22,7 @@ from podforge.errors import ConfigError
 
 from .limiter import DECIMATE as _DECIMATE
 from .limiter import PIECE, Pieces, Shape, Window
-from .loudness import Meter, _as_2d, _gated_lufs, _sub_block_edges, integrated_lufs, measure
+from .loudness import Meter, _as_2d, _gated_lufs, _sub_block_edges, curve, integrated_lufs, measure
 from .stream import ArrayAudio, AudioReader, AudioSink, RawAudio, blocks
 from .truepeak import BLOCK as _BLOCK
 from .truepeak import CHUNK as _CHUNK
@@ -68,6 +68,8 @@ class _Analysis:
     rate, zeros to start with) holds the true-peak envelope as far as a pass needed it exact."""
 
     def __init__(self, x: AudioReader, meter: Meter, env: AudioSink) -> None:
+        if meter.power is None:
+            raise ValueError("mastering needs the decimated power its Meter keeps; give the Meter a sink for it")
         self.x, self.sample_rate, self.env, self.power = x, x.rate, env, meter.power
         self.bounds = block_bounds(meter.block_peaks())
         self.lufs_in = _gated_lufs(meter.sub_sums(), x.rate)
@@ -274,8 +276,8 @@ def master(
     _check_targets(target_lufs, true_peak_limit_dbtp)
     x = ArrayAudio(_as_2d(samples), sample_rate)
     out = ArrayAudio(np.empty_like(x.samples), sample_rate)
-    env = ArrayAudio(np.zeros((-(-x.frames // _DECIMATE), 1), np.float32), sample_rate)
-    levels = _master(x, measure(x), out, env, target_lufs, true_peak_limit_dbtp)
+    levels = _master(x, measure(x, curve(x.frames, sample_rate)), out, curve(x.frames, sample_rate), target_lufs,
+                     true_peak_limit_dbtp)  # fmt: skip
     return MasterResult(out.samples.reshape(np.shape(samples)), levels.lufs_in, levels.lufs_out,
                         levels.true_peak_dbtp, levels.gain_db)  # fmt: skip
 
