@@ -3,6 +3,10 @@ episode, and the MP3 encoded in a worker process."""
 
 from __future__ import annotations
 
+import json
+import pickle
+import subprocess
+import sys
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +15,7 @@ import numpy as np
 import pytest
 
 from media import audio_stream_info, decoded, loudness
+from podforge._episode_store import EPISODE_KIND, EpisodeStore
 from podforge._mp3worker import start_mp3
 from podforge.audio.export import Tags
 from podforge.audio.loudness import curve
@@ -163,6 +168,24 @@ def test_mp3_in_a_worker_process_is_the_episode(tmp_path):
     assert codec == "mp3" and abs(bitrate - 128_000) < 8_000 and abs(seconds - 4.0) < 0.1
     assert int((tmp_path / "mark").read_text()) == dest.stat().st_size
     assert abs(loudness(decoded(dest)) - loudness(x)) < 0.5
+
+
+def test_mp3_worker_stores_the_episode_and_imports_no_mixing_or_mastering(tmp_path):
+    x = np.repeat(syllables(3.0, 5)[:, None], 2, axis=1) * 0.5
+    dest, cache = tmp_path / "episode.mp3", ContentCache(tmp_path / "cache")
+    store = EpisodeStore(cache, "k" * 64, {".mp3": dest}, {"lufs": -16.0})
+    start_mp3(dest, write_raw(tmp_path / "m.f32", x), bitrate=128_000, tags=Tags("T"), worker=True,
+              then=store).finish()  # fmt: skip
+    assert cache.copy_to(EPISODE_KIND, "k" * 64, ".mp3", tmp_path / "back.mp3")
+    assert (tmp_path / "back.mp3").read_bytes() == dest.read_bytes()
+    assert json.loads(cache.get_text(EPISODE_KIND, "k" * 64, ".json") or "") == {"lufs": -16.0}
+    # what the worker imports to run the job: the MP3 writer and what it unpickles (scipy and the mastering
+    # stack cost a worker ~80 MB)
+    job = pickle.dumps((write_raw(tmp_path / "m.f32", x), Tags("T"), store))
+    probe = "import pickle, sys; import podforge._mp3worker; pickle.loads(sys.stdin.buffer.read()); print(*sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], input=job, capture_output=True, check=True).stdout.split()
+    assert b"podforge._episode_store" in loaded
+    assert not {b"scipy", b"podforge.audio.master", b"podforge.outputs", b"podforge.audio.mix"} & set(loaded)
 
 
 def test_mp3_worker_failure_is_one_encode_error_and_no_file(tmp_path):
