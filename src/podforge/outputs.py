@@ -217,6 +217,8 @@ def publish_audio(
         return AudioResult(written, levels, key, cached, mixed)
     raw, meter = job.mix_to(folder / ".mix.f32")
     mastered, levels = job.master_to(raw, folder / ".master.f32", meter)
+    if isinstance(meter.power, RawAudio):  # a scratch curve as long as the episode / 16: not needed any more
+        meter.power.path.unlink(missing_ok=True)
     del meter
     if keep_master:  # before the MP3 starts: its worker completes the entry, which must then be whole
         write_int16_npy(folder / ".master.npy", mastered)
