@@ -15,7 +15,7 @@ from ._mp3worker import PendingMp3, start_mp3
 from .artwork import embedded_cover
 from .audio.export import Chapter, Tags, write_wav
 from .audio.master import Meter, master_stream
-from .audio.mix import MixSources, mix_to_file
+from .audio.mix import MIX_VERSION, MixSources, mix_to_file
 from .audio.stream import AudioReader, LazyAudio, NpyAudio, RawAudio, write_int16_npy
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
@@ -155,6 +155,7 @@ class AudioJob:
             tags=asdict(self.tags()),
             media={name: file_digest(self.script.base_dir / name) for name in media},
             versions=versions(),
+            mix=MIX_VERSION,
             # Only when set, so that the keys of episodes without art stay what they were.
             **({"cover": file_digest(self.cover)} if self.cover else {}),
         )
