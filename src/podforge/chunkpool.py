@@ -43,6 +43,31 @@ def _ready() -> int:
     return os.getpid()
 
 
+class BoundedPool:
+    """A process pool whose ``map`` starts the first ``ahead`` calls at once and submits each further one as a
+    result comes back: the items (tasks carrying audio) are taken from their iterator only that far ahead. A
+    caller that stops early (an error, a cancelled job) drops the calls that have not started, so the pool's
+    shutdown, or the next render on a pool kept warm, does not wait for them."""
+
+    def __init__(self, pool: ProcessPoolExecutor, ahead: int) -> None:
+        self.pool, self.ahead = pool, max(1, ahead)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+        source = iter(items)
+        pending = collections.deque(self.pool.submit(fn, item) for item in itertools.islice(source, self.ahead))
+        return self._results(fn, source, pending)
+
+    def _results(self, fn: Callable[[T], R], source: Iterator[T], pending: collections.deque[Future[R]]) -> Iterator[R]:
+        try:
+            while pending:
+                result = pending.popleft().result()
+                pending.extend(self.pool.submit(fn, item) for item in itertools.islice(source, 1))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 class WarmPool:
     """A process pool kept across renders; ``map`` keeps at most two calls per worker submitted ahead."""
 
@@ -77,38 +102,28 @@ class WarmPool:
         source = iter(items)
         first = list(itertools.islice(source, 2 * self.workers))
         try:
-            pool, pending = self._submit(fn, first)
+            pool, results = self._bounded(fn, first, source)
         except BrokenProcessPool:  # a worker died while the pool sat idle between renders: start afresh, once
-            pool, pending = self._submit(fn, first)
-        return self._results(pool, fn, source, pending)
+            pool, results = self._bounded(fn, first, source)
+        return self._guarded(pool, results)
 
-    def _submit(self, fn: Callable[[T], R], items: list[T]) -> tuple[ProcessPoolExecutor, collections.deque[Future[R]]]:
+    def _bounded(
+        self, fn: Callable[[T], R], first: list[T], source: Iterator[T]
+    ) -> tuple[ProcessPoolExecutor, Iterator[R]]:
         pool = self.start()._pool
         assert pool is not None
         try:
-            return pool, collections.deque(pool.submit(fn, item) for item in items)
+            return pool, BoundedPool(pool, 2 * self.workers).map(fn, itertools.chain(first, source))
         except BrokenProcessPool:
             self._drop(pool)
             raise
 
-    def _results(
-        self,
-        pool: ProcessPoolExecutor,
-        fn: Callable[[T], R],
-        source: Iterator[T],
-        pending: collections.deque[Future[R]],
-    ) -> Iterator[R]:
+    def _guarded(self, pool: ProcessPoolExecutor, results: Iterator[R]) -> Iterator[R]:
         try:
-            while pending:
-                result = pending.popleft().result()
-                pending.extend(pool.submit(fn, item) for item in itertools.islice(source, 1))
-                yield result
+            yield from results
         except BrokenProcessPool:
             self._drop(pool)  # a worker died: this render fails as before, the next one gets fresh workers
             raise
-        finally:
-            for future in pending:  # stopped early: what has not started must not hold up the next render
-                future.cancel()
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         if self._pool is pool:

@@ -15,7 +15,6 @@ cache at ``spec.cache_root``, a path every worker must see.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import itertools
 import multiprocessing
@@ -35,6 +34,7 @@ from ._yuv import Drawn
 from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
 from .cache import ContentCache
+from .chunkpool import BoundedPool
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings, share_cores
 from .timeline import SpeechSegment, Timeline
@@ -276,22 +276,3 @@ def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(count, mp_context=context, initializer=share_cores, initargs=(count,)) as pool:
         yield BoundedPool(pool, 2 * count)
-
-
-class BoundedPool:
-    """A process pool whose ``map`` starts the first ``ahead`` calls at once and submits each further one as a
-    result comes back: the items (tasks carrying audio) are taken from their iterator only that far ahead."""
-
-    def __init__(self, pool: ProcessPoolExecutor, ahead: int) -> None:
-        self.pool, self.ahead = pool, max(1, ahead)
-
-    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
-        source = iter(items)
-        pending = collections.deque(self.pool.submit(fn, item) for item in itertools.islice(source, self.ahead))
-        return self._results(fn, source, pending)
-
-    def _results(self, fn: Callable[[T], R], source: Iterator[T], pending: collections.deque[Any]) -> Iterator[R]:
-        while pending:
-            result = pending.popleft().result()
-            pending.extend(self.pool.submit(fn, item) for item in itertools.islice(source, 1))
-            yield result
