@@ -4,8 +4,9 @@
 
 Runs the studio in-process (Starlette's TestClient) over a temporary workspace holding a copy of the demo, with
 its own job worker process rendering, as a person using the studio would: the cold render job; two new takes of
-spoken line ``--line`` (0-based) through the takes API, each played (which voices it into the cache); the second
-new take chosen; the re-render job. Prints both renders' seconds (the job's wall time inside the worker), the
+spoken line ``--line`` (0-based) through the takes API, each played (which voices it into the cache) and heard by
+the listening check as the page asks while it plays (which aligns it too); the second new take chosen; the
+re-render job. Prints both renders' seconds (the job's wall time inside the worker), the
 ratio (target <= 15 %), the re-render's per-stage seconds, its voices and chunk cache hits and misses, and
 whether every other line kept its clip (same clip key in the timeline) and only the chosen line changed.
 """
@@ -76,7 +77,11 @@ def main() -> None:
                 takes = client.post(f"/api/episodes/{name}/takes/{line}", json={}).json()
                 started = time.perf_counter()
                 client.get(f"/api/episodes/{name}/takes/{line}/{takes['chosen']}.wav").raise_for_status()
-                print(f"take {takes['chosen']} voiced and played in {time.perf_counter() - started:.2f} s")
+                played = time.perf_counter() - started
+                # The page asks what the listening check hears in the take once it plays.
+                heard = client.get(f"/api/episodes/{name}/takes/{line}/{takes['chosen']}/check").json()
+                print(f"take {takes['chosen']} voiced and played in {played:.2f} s, heard in "
+                      f"{time.perf_counter() - started - played:.2f} s more: WER {heard['wer']}")  # fmt: skip
             client.post(f"/api/episodes/{name}/takes/{line}/choose", json={"take": takes["chosen"]}).raise_for_status()
             again = describe("re-render after choosing it", run_job(client, body))
             after = clips(client, name)

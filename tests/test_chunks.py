@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from media import top_level_boxes
+from podforge.cache import ContentCache
 from podforge.chunks import (
     Chunk,
     ChunkSpec,
@@ -26,6 +28,7 @@ from podforge.config import VideoConfig
 from podforge.encode import EncoderChoice
 from podforge.pipeline import RenderOptions, render
 from podforge.timeline import SpeechSegment, Timeline
+from podforge.visuals.frames import plan_frames
 from podforge.visuals.layouts import frame_samples
 
 LINES = [
@@ -118,6 +121,26 @@ def test_chunk_frames_equal_the_single_pass(renders, tmp_path: Path) -> None:
         chunked[chunk.index] = [hashlib.sha256(f).hexdigest() for f in chunk_frames(plan, chunk, audio, 48_000)]
     assert [h for c in chunks for h in chunked[c.index]] == single
     assert len(set(single)) > len(single) // 4  # the frames really move (avatars, captions, visualiser)
+
+
+def test_a_replan_after_an_edit_reuses_the_static_layers_and_draws_the_same(renders, tmp_path: Path) -> None:
+    folder = renders[0]
+    cold, edit = (Timeline.from_json((folder / name).read_text()) for name in ("cold.timeline.json",
+                                                                             "out/episode.timeline.json"))  # fmt: skip
+    video = VideoConfig.model_validate({"size": "320x180", "layout": "duo"})
+    first, again = frame_plan(spec_for(cold, video, tmp_path)), frame_plan(spec_for(edit, video, tmp_path))
+    assert again.bases[0] is first.bases[0] and again.title is first.title  # one process, the same episode
+    mono = (np.random.default_rng(5).standard_normal(edit.duration) * 0.1).astype(np.float32)
+    as_shipped = VideoConfig.model_validate(spec_for(edit, video, tmp_path).video)  # as frame_plan reads it
+    fresh = plan_frames(edit, as_shipped, Path("."), ContentCache(tmp_path / "fresh"))  # no reuse
+    chunk = chunk_plan(edit, 25, min_seconds=5.0, max_seconds=12.0)[1]
+    audio = audio_slice(mono, chunk, 48_000, 25)
+    assert [hashlib.sha256(f).digest() for f in chunk_frames(again, chunk, audio, 48_000)] == [
+        hashlib.sha256(f).digest() for f in chunk_frames(fresh, chunk, audio, 48_000)
+    ]
+    recoloured = replace(edit, speakers={k: replace(v, color="#22aa44") for k, v in edit.speakers.items()})
+    other = frame_plan(spec_for(recoloured, video, tmp_path))
+    assert other.bases[0] is not again.bases[0] and not np.array_equal(other.bases[0], again.bases[0])
 
 
 def test_an_edit_redraws_only_the_chunks_it_changes(renders) -> None:

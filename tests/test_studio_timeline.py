@@ -79,6 +79,10 @@ def test_timeline_view_draws_the_render_and_seeks(browser_page: Any, tmp_path: P
             " && document.querySelector('[data-testid=preview-audio]').currentTime > 0.1",
             timeout=T,
         )
+        heard = panel.locator("[data-testid=take][data-number='2'] [data-testid=take-heard]")
+        page.wait_for_function("() => document.querySelector(\"[data-number='2'] [data-testid=take-heard]\")"
+                               ".textContent.length > 0", timeout=T)  # fmt: skip
+        assert heard.text_content() == "not heard: this voice speaks no words"  # the fake engine's tones
         panel.locator("[data-testid=take][data-number='1'] [data-testid=choose-take]").click()
         page.locator("[data-testid=take].chosen[data-number='1']").wait_for(timeout=T)
         takes = json.loads((folder / "tl.takes.json").read_text())["lines"]

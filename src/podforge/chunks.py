@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -38,7 +39,15 @@ from .chunkpool import BoundedPool
 from .config import VideoConfig
 from .encode import EncoderChoice, VideoSettings, share_cores
 from .timeline import SpeechSegment, Timeline
-from .visuals.frames import FramePlan, FrameRenderer, drawn_frames, plan_frames, render_frames
+from .visuals.frames import (
+    FramePlan,
+    FrameRenderer,
+    StaticLayers,
+    drawn_frames,
+    plan_frames,
+    render_frames,
+    static_layers,
+)
 from .visuals.layouts import frame_samples, speech
 from .visuals.visualizers import AudioFeatures
 from .visuals.window import window, window_digest
@@ -171,6 +180,10 @@ def with_audio(tasks: Iterable[ChunkTask], mono: MonoSource, plan: FramePlan | N
 
 
 _PLANS: dict[str, FramePlan] = {}  # per process: the plan of the render it is working on
+# Per process: the static layers of the last episode planned, under what they are drawn from (``_static_key``),
+# so that a process rendering the same episode again after a take or an edit (the studio's job worker)
+# does not draw them again (0.34 s of the demo's 0.38 s plan at 720p).
+_STATIC: dict[str, StaticLayers] = {}
 
 
 def frame_plan(spec: ChunkSpec, cache: ContentCache | None = None) -> FramePlan:
@@ -180,10 +193,24 @@ def frame_plan(spec: ChunkSpec, cache: ContentCache | None = None) -> FramePlan:
         timeline = Timeline.from_json(spec.timeline_json)
         video = VideoConfig.model_validate(spec.video)
         cache = cache or ContentCache(Path(spec.cache_root))
-        plan = plan_frames(timeline, video, Path(spec.base_dir), cache=cache, talking=spec.talking)
+        key = _static_key(spec, timeline)
+        static = _STATIC.get(key)
+        if static is None or (spec.talking is not None and spec.talking.tracks):  # talking heads follow the lines
+            static = static_layers(timeline, video, Path(spec.base_dir), cache, spec.talking)
+            _STATIC.clear()
+            _STATIC[key] = static
+        plan = plan_frames(timeline, video, Path(spec.base_dir), cache=cache, talking=spec.talking, static=static)
         _PLANS.clear()
         _PLANS[spec.plan_key] = plan
     return plan
+
+
+def _static_key(spec: ChunkSpec, timeline: Timeline) -> str:
+    # ``static_key`` holds the media's content; what the layers are drawn from is added in case a caller's key
+    # (a test's, a bench's) leaves it out.
+    drawn_from = json.dumps([spec.static_key, spec.base_dir, spec.video, timeline.title,
+                             {k: asdict(v) for k, v in timeline.speakers.items()}], sort_keys=True)  # fmt: skip
+    return hashlib.sha256(drawn_from.encode()).hexdigest()
 
 
 def audio_slice(mono: MonoSource, chunk: Chunk, rate: int, fps: int) -> Mono:

@@ -143,12 +143,24 @@ def takes(
     choose: Annotated[int | None, typer.Option("--choose", help="choose take N (1 is the script's own)")] = None,
     speed: Annotated[float, typer.Option("--speed", help="with --new: speed factor of the new take")] = 1.0,
     voice: Annotated[str | None, typer.Option("--voice", help="with --new: another voice id for it")] = None,
+    hear: Annotated[
+        int | None, typer.Option("--hear", help="voice take N and say what the listening check hears")
+    ] = None,
 ) -> None:
-    """List, add or choose takes of one line; `podforge render` voices the chosen take."""
+    """List, add, hear or choose takes of one line; `podforge render` voices the chosen take."""
     from . import takes as lib
     from .pipeline import check as check_script
 
-    parsed = check_script(script, video=False).script
+    checked = check_script(script, video=False)
+    parsed = checked.script
+    if hear is not None:
+        from .cache import ContentCache
+
+        found = lib.check_take(checked, line, hear, ContentCache())
+        verdict = "flagged" if found.flagged else "clean"
+        out.print(f"take {hear}: {verdict}, heard {found.heard!r} (WER {found.wer:g})" if found.checked
+                  else f"take {hear}: not heard (its voice speaks no words)")  # fmt: skip
+        return
     if new:
         result = lib.new_take(parsed, line, speed, voice)
     elif choose is not None:

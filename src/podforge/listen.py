@@ -133,10 +133,23 @@ def _hear_batch(batch: list[tuple[str, str]], cache_root: str, sample_rate: int)
     out = {}
     for clip, spoken in batch:
         samples = cache.get_array(CLIP_KIND, clip)
-        heard, wer = hear_clip(samples, sample_rate, spoken) if samples is not None else ("", 1.0)
-        cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard, "wer": wer}))
-        out[clip] = (heard, wer)
+        out[clip] = _hear_and_keep(cache, clip, spoken, samples, sample_rate) if samples is not None else ("", 1.0)
     return time.process_time() - started, out
+
+
+def hear_once(cache: ContentCache, clip: str, spoken: str, samples: npt.NDArray[np.float32], sample_rate: int) -> Heard:
+    """``hear_clip`` for the clip stored under ``clip``, from the cache when it was heard before (as the render
+    hears it, so a take heard in the studio is not heard again when the episode is rendered with it)."""
+    found = _cached(cache, clip, spoken)
+    return found if found is not None else _hear_and_keep(cache, clip, spoken, samples, sample_rate)
+
+
+def _hear_and_keep(
+    cache: ContentCache, clip: str, spoken: str, samples: npt.NDArray[np.float32], sample_rate: int
+) -> Heard:
+    heard, wer = hear_clip(samples, sample_rate, spoken)
+    cache.put_text(LISTEN_KIND, _key(clip, spoken), ".json", json.dumps({"heard": heard, "wer": wer}))
+    return heard, wer
 
 
 def _key(clip: str, spoken: str) -> str:

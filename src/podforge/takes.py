@@ -15,12 +15,16 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ._atomic import atomic_write_text
 from .errors import ConfigError, EngineError, Location, ScriptError
+from .listen import DEFAULT_THRESHOLD, hear_once
 from .script.lexicon import engine_text
 from .script.model import Line, Script
 from .voices.preview import VoicePreview
-from .voices.registry import check_voice
+from .voices.registry import check_voice, speaks_words
 from .voices.synth import ClipRequest
 
 if TYPE_CHECKING:
@@ -156,6 +160,45 @@ def apply_takes(script: Script, requests: Sequence[ClipRequest]) -> list[ClipReq
 
 def take_audio(checked: CheckedScript, line_no: int, number: int, cache: ContentCache) -> VoicePreview:
     """One take of a line, voiced into the cache (where the render will find it) and returned to play."""
+    request, line, samples = _voiced(checked, line_no, number, cache)
+    return VoicePreview(request.voice_id, line.spoken, samples, checked.config.output.sample_rate, cached=True)
+
+
+@dataclass(frozen=True)
+class TakeCheck:
+    """What the listening check heard in one take, and whether it would flag it."""
+
+    line: int
+    take: int
+    checked: bool  # False for a voice that speaks no words (a tone engine): nothing to hear
+    heard: str
+    wer: float
+    flagged: bool
+    threshold: float
+
+
+def check_take(
+    checked: CheckedScript, line_no: int, number: int, cache: ContentCache, threshold: float = DEFAULT_THRESHOLD
+) -> TakeCheck:
+    """One take heard by the render's listening check (voiced first if need be), so takes can be compared by what
+    a listener makes of them. The take is aligned too. Both results are cached per clip, as the render caches
+    them, so an episode rendered with this take neither hears nor aligns it again."""
+    from .align import aligned_words
+    from .voices.synth import CLIP_KIND
+
+    request, line, samples = _voiced(checked, line_no, number, cache)
+    rate, key = checked.config.output.sample_rate, request.key(checked.config.output.sample_rate)
+    aligned_words(cache, key, samples, line.spoken, rate, cache.digest(CLIP_KIND, key))
+    if not speaks_words(request.voice_id):
+        return TakeCheck(line_no, number, False, "", 0.0, False, threshold)
+    heard, wer = hear_once(cache, key, line.spoken, samples, rate)
+    return TakeCheck(line_no, number, True, heard, wer, wer > threshold, threshold)
+
+
+def _voiced(
+    checked: CheckedScript, line_no: int, number: int, cache: ContentCache
+) -> tuple[ClipRequest, Line, npt.NDArray[np.float32]]:
+    """Take ``number`` of the line's clip request, its line and its samples, voiced into the cache if need be."""
     from .pipeline import clip_requests
     from .voices.synth import CLIP_KIND, voice_clips
 
@@ -171,4 +214,4 @@ def take_audio(checked: CheckedScript, line_no: int, number: int, cache: Content
     samples = cache.get_array(CLIP_KIND, request.key(rate))
     if samples is None:
         raise EngineError(f"take {number} of line {line_no} vanished from the cache")
-    return VoicePreview(request.voice_id, line.spoken, samples, rate, cached=True)
+    return request, line, samples

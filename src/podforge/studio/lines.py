@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,16 @@ async def take_audio(request: Request) -> Response:
     return Response(await run_in_threadpool(voice), media_type="audio/wav")
 
 
+async def check_take(request: Request) -> JSONResponse:
+    """What the listening check hears in a take (the page asks while the take plays)."""
+
+    def hear() -> lib.TakeCheck:
+        checked = _script(request)
+        return lib.check_take(checked, _line(request), int(request.path_params["take"]), ContentCache())
+
+    return JSONResponse(asdict(await run_in_threadpool(hear)))
+
+
 def timeline(request: Request) -> Response:
     ws: wsp.Workspace = request.app.state.ws
     name = request.path_params["name"]
@@ -93,5 +104,6 @@ ROUTES = [
     Route("/api/episodes/{name}/takes/{line:int}", new_take, methods=["POST"]),
     Route("/api/episodes/{name}/takes/{line:int}/choose", choose_take, methods=["POST"]),
     Route("/api/episodes/{name}/takes/{line:int}/{take:int}.wav", take_audio),
+    Route("/api/episodes/{name}/takes/{line:int}/{take:int}/check", check_take),
     Route("/api/episodes/{name}/timeline", timeline),
 ]

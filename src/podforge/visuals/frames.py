@@ -87,34 +87,60 @@ class FramePlan:
         return min(1.0, (self.title_end - i) / max(self.title_fade, 1))
 
 
-def plan_frames(
+@dataclass(frozen=True, eq=False)
+class StaticLayers:
+    """The layers drawn from the speakers, the title, the media and the video settings alone, whatever the lines
+    say: a process that renders the same episode again (the studio's job worker) reuses them."""
+
+    clean: Frame  # the background with the episode title
+    sources: Sources  # each speaker's avatar, or None for a card
+    staged: Staged
+    title: Frame  # the opening card
+
+
+def static_layers(
     timeline: Timeline, video: VideoConfig, base_dir: Path, cache: ContentCache | None = None,
     talking: TalkingHeads | None = None,
+) -> StaticLayers:  # fmt: skip
+    """Validate media and draw the static layers; raises MediaError for a bad cover or portrait."""
+    width, height = video.dimensions
+    photos = {label: cards.portrait(info.avatar, base_dir) for label, info in timeline.speakers.items()}
+    cover = load_image(base_dir / video.cover, "cover") if video.cover else None
+    geo = geometry(video.layout, width, height, len(timeline.speakers))
+    clean = _clean_base(timeline, video, geo)
+    sources = _avatar_sources(timeline, video.layout, geo, base_dir, cache, talking, frame_samples(timeline, video.fps))
+    photos = {label: None if sources[label] else photo for label, photo in photos.items()}  # the avatar replaces it
+    staged = stage(timeline, video.layout, geo, clean, photos, cover, sources)
+    card = cards.title_card(video.dimensions, timeline.title, list(timeline.speakers.values()),
+                            hex_rgb(video.background))  # fmt: skip
+    return StaticLayers(clean, sources, staged, np.asarray(card.convert("RGB")).copy())
+
+
+def plan_frames(
+    timeline: Timeline, video: VideoConfig, base_dir: Path, cache: ContentCache | None = None,
+    talking: TalkingHeads | None = None, static: StaticLayers | None = None,
 ) -> FramePlan:  # fmt: skip
-    """Validate media and draw every static layer; raises MediaError for a bad cover or portrait.
+    """Validate media, draw every static layer (or take ``static``, drawn for the same speakers, title, media and
+    settings) and lay out every frame; raises MediaError for a bad cover or portrait.
 
     ``cache`` keeps photo avatars' face fits between runs (fitting one takes a second or two) and holds
     the lines ``talking`` (a SadTalker or Wav2Lip run, see ``avatars.talking``) rendered.
     """
+    static = static or static_layers(timeline, video, base_dir, cache, talking)
     width, height = video.dimensions
     labels = list(timeline.speakers)
-    photos = {label: cards.portrait(info.avatar, base_dir) for label, info in timeline.speakers.items()}
-    cover = load_image(base_dir / video.cover, "cover") if video.cover else None
     geo = geometry(video.layout, width, height, len(labels))
     samples = frame_samples(timeline, video.fps)
     style = _visualizer_style(video, geo)
-    clean = _clean_base(timeline, video, geo)
-    sources = _avatar_sources(timeline, video.layout, geo, base_dir, cache, talking, samples)
-    photos = {label: None if sources[label] else photo for label, photo in photos.items()}  # the avatar replaces it
-    staged = stage(timeline, video.layout, geo, clean, photos, cover, sources)
+    staged = static.staged
     base_track = shot_track(timeline, labels, samples) if len(staged.bases) > 1 else None
     active = active_track(timeline, labels, samples) if labels else np.full(len(samples), -1, np.int64)
-    title_end, title_fade, title = _title(timeline, video, samples)
+    title_end, title_fade = _title(timeline, video, samples)
     bottom = _caption_bottom(geo, style)
-    avatars = _speaker_avatars(timeline, video, staged, sources, active, base_track, samples)
+    avatars = _speaker_avatars(timeline, video, staged, static.sources, active, base_track, samples)
     return FramePlan(
         width, height, video.fps, len(samples), tuple(labels), geo, staged.bases, base_track,
-        staged.tiles, active, title, title_end, title_fade,
+        staged.tiles, active, static.title, title_end, title_fade,
         _straps(timeline, geo, video.layout, samples, base_track, title_end)
         + _chapters(timeline, geo, samples, title_end),
         caption_track(timeline, samples) if video.captions else None, bottom, style, avatars,
@@ -278,16 +304,12 @@ def _clean_base(timeline: Timeline, video: VideoConfig, geo: Geometry) -> Frame:
     return frame
 
 
-def _title(timeline: Timeline, video: VideoConfig, samples: Frames) -> tuple[int, int, Frame]:
-    """(end frame, fade frames, card): at least TITLE_SECONDS, longer if the first line comes later."""
+def _title(timeline: Timeline, video: VideoConfig, samples: Frames) -> tuple[int, int]:
+    """(end frame, fade frames) of the title card: at least TITLE_SECONDS, longer if the first line comes later."""
     lines = speech(timeline)
     first = lines[0].start if lines else 0
     end_sample = max(round(TITLE_SECONDS * timeline.sample_rate), first)
-    end = int(np.searchsorted(samples, end_sample))
-    card = cards.title_card(
-        video.dimensions, timeline.title, list(timeline.speakers.values()), hex_rgb(video.background)
-    )
-    return end, max(1, round(TITLE_FADE_SECONDS * video.fps)), np.asarray(card.convert("RGB")).copy()
+    return int(np.searchsorted(samples, end_sample)), max(1, round(TITLE_FADE_SECONDS * video.fps))
 
 
 def _strap_anchor(geo: Geometry, layout: str, index: int, height: int) -> tuple[int, int]:

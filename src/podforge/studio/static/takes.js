@@ -30,18 +30,30 @@ function showTakes(panel, found) {
   cell.innerHTML = found.takes.map((t) => `<span class="take${t.number === found.chosen ? " chosen" : ""}" data-testid="take" data-number="${t.number}">` +
     `<button data-act="play" aria-label="play take ${t.number}">▶ ${t.number}</button>` +
     `<span class="muted">seed ${t.seed}, ×${t.speed}${t.voice ? ", " + esc(t.voice) : ""}</span>` +
-    (t.number === found.chosen ? " ✓" : ` <button data-act="choose" data-testid="choose-take">choose</button>`) + `</span>`).join(" ") +
+    (t.number === found.chosen ? " ✓" : ` <button data-act="choose" data-testid="choose-take">choose</button>`) +
+    ` <span class="muted" data-testid="take-heard"></span></span>`).join(" ") +
     ` <button data-act="new" data-testid="new-take">+ new take</button> <span class="muted" data-testid="take-note"></span>`;
   cell.querySelectorAll("button").forEach((b) => {
     const number = +(b.closest("[data-number]") || {}).dataset?.number;
     b.onclick = async () => {
       try {
-        if (b.dataset.act === "play") { const a = $("preview-audio"); a.src = `${takesUrl(line)}/${number}.wav`; await a.play(); }
+        if (b.dataset.act === "play") {
+          const a = $("preview-audio"); a.src = `${takesUrl(line)}/${number}.wav`; await a.play();
+          showHeard(b.closest("[data-number]"), await api("GET", `${takesUrl(line)}/${number}/check`));  // once voiced
+        }
         else if (b.dataset.act === "choose") showTakes(panel, await api("POST", `${takesUrl(line)}/choose`, { take: number }));
         else showTakes(panel, await api("POST", takesUrl(line), {}));
       } catch (err) { cell.querySelector("[data-testid=take-note]").textContent = err.message; }
     };
   });
+}
+
+// What the listening check hears in a take, asked while it plays: compare takes by ear and by the check.
+function showHeard(take, found) {
+  const note = take.querySelector("[data-testid=take-heard]");
+  note.textContent = !found.checked ? "not heard: this voice speaks no words"
+    : found.flagged ? `flagged: heard “${found.heard}” (WER ${found.wer})` : `heard clean (WER ${found.wer})`;
+  note.classList.toggle("flagged", found.flagged);
 }
 
 function drawFlagged(metrics) {
