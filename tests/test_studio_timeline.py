@@ -85,6 +85,7 @@ def test_timeline_view_draws_the_render_and_seeks(browser_page: Any, tmp_path: P
         assert heard.text_content() == "not heard: this voice speaks no words"  # the fake engine's tones
         panel.locator("[data-testid=take][data-number='1'] [data-testid=choose-take]").click()
         page.locator("[data-testid=take].chosen[data-number='1']").wait_for(timeout=T)
+        assert heard.text_content() == "not heard: this voice speaks no words"  # still shown after the redraw
         takes = json.loads((folder / "tl.takes.json").read_text())["lines"]
         assert [(t["line"], t["chosen"], len(t["takes"])) for t in takes.values()] == [(9, 1, 2)]
         screenshot(page, "studio-takes")

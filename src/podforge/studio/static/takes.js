@@ -33,6 +33,10 @@ function showTakes(panel, found) {
     (t.number === found.chosen ? " ✓" : ` <button data-act="choose" data-testid="choose-take">choose</button>`) +
     ` <span class="muted" data-testid="take-heard"></span></span>`).join(" ") +
     ` <button data-act="new" data-testid="new-take">+ new take</button> <span class="muted" data-testid="take-note"></span>`;
+  for (const take of cell.querySelectorAll("[data-number]")) {
+    const found = HEARD[`${line}/${take.dataset.number}`];
+    if (found) showHeard(take, found);
+  }
   cell.querySelectorAll("button").forEach((b) => {
     const number = +(b.closest("[data-number]") || {}).dataset?.number;
     b.onclick = async () => {
@@ -49,7 +53,11 @@ function showTakes(panel, found) {
 }
 
 // What the listening check hears in a take, asked while it plays: compare takes by ear and by the check.
+// Kept per line and take, so redrawing the takes (after choosing one) shows it again.
+const HEARD = {};
+
 function showHeard(take, found) {
+  HEARD[`${found.line}/${found.take}`] = found;
   const note = take.querySelector("[data-testid=take-heard]");
   note.textContent = !found.checked ? "not heard: this voice speaks no words"
     : found.flagged ? `flagged: heard “${found.heard}” (WER ${found.wer})` : `heard clean (WER ${found.wer})`;
