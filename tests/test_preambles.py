@@ -130,6 +130,32 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         """,
         [("ALEX", "Today it's just me.")],
     ),
+    "show name, episode number, recording date and hosts": (
+        """
+        My Garden Show — Episode 4
+        Recorded: March 2026
+        Hosts: Priya and Tom
+
+        PRIYA: Welcome back, everyone!
+        TOM: Thanks Priya.
+        """,
+        [("PRIYA", "Welcome back, everyone!"), ("TOM", "Thanks Priya.")],
+    ),
+    "season and episode in brackets, a show name with a comma": (
+        """
+        The Tech Hour, Ep. 12: Robots at Home
+        Garden Hour (S2E4)
+
+        ALEX: Hello.
+        """,
+        [("ALEX", "Hello.")],
+    ),
+    "an episode number inside a sentence is said": (
+        """
+        Welcome to episode 4 of the show
+        """,
+        [("NARRATOR", "Welcome to episode four of the show")],
+    ),
     "script draft title and version": (
         """
         Podcast Script (Draft 2)
@@ -320,6 +346,12 @@ def test_title_line_names_the_episode() -> None:
     ]
 
 
+def test_a_show_name_with_an_episode_number_is_the_whole_title() -> None:
+    script = parse_script("My Garden Show — Episode 4\nHosts: Priya and Tom\n\nPRIYA: Hi.\n", Path("x.md"))
+    assert script.title == "My Garden Show — Episode 4"
+    assert parse_script("Episode 7 – The Long Tail\n\nHi there.\n", Path("x.md")).title == "The Long Tail"
+
+
 def test_speakers_named_like_metadata_work_when_declared() -> None:
     text = """
     ---
@@ -346,3 +378,6 @@ def test_check_show_lists_what_was_skipped_and_why(write_script, run_cli, fake_c
     assert rows["8"].startswith("speak NARRATOR (fake:")
     assert sum(row.startswith("speak") for row in rows.values()) == 1
     assert "ok: episode.md: 1 spoken lines, 1 speakers" in out
+    path.write_text("ALEX: Today [seriously] we talk.\n", encoding="utf-8")
+    code, out, err = run_cli("check", path, "--show", "-c", fake_config)
+    assert code == 0 and "skipped cue" in out and "[seriously]" in out, err  # shown as written, not as markup

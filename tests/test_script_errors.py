@@ -88,6 +88,8 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
     ("latin-1", b"ALEX: caf\xe9 time\n", "1:10", "not UTF-8"),
     ("utf-16", "ALEX: hi\n".encode("utf-16"), "1:1", "not UTF-8"),
     ("unlabelled-text", FM + "ALEX: hi\n\nHello there, who is this?\n", "8:1", "text without a speaker"),
+    ("unclosed-cue-line", FM + "ALEX: hi\n[SFX: door creak\n", "7:1", "`[` is not closed: end the cue with `]`"),
+    ("unclosed-inline-cue", FM + "ALEX: hi [laughs and then\n", "6:10", "`[` is not closed"),
     (
         "podcastfy-undeclared",
         FM + "<Person1>Hi</Person1>\n",

@@ -7,6 +7,7 @@ import platform
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .cache import ContentCache, cache_cap_bytes
 from .script.model import Script
@@ -19,7 +20,8 @@ def show_script(console: Console, checked: CheckedScript) -> None:
     """Exactly what will be spoken, by whom, and everything that will not."""
     table = Table("line", "what", "who", "text", box=None, pad_edge=False)
     for row in spoken_rows(checked.script, checked.voices):
-        table.add_row(str(row.line), row.what, row.who, row.text)
+        # As Text, not markup: a script's "[seriously]" is a cue to show, not a style for rich to swallow.
+        table.add_row(str(row.line), Text(row.what), Text(row.who), Text(row.text))
     console.print(table)
     show_cast(console, checked)
 
@@ -44,7 +46,7 @@ def show_cast(console: Console, checked: CheckedScript) -> None:
     """Each speaker's voice: where it comes from, its gender, and how it was derived."""
     table = Table("speaker", "voice", "source", "gender", "sound", box=None, pad_edge=False)
     for label, voice in checked.cast.items():
-        table.add_row(label, voice.id, voice.source, voice.gender or "", voice.describe())
+        table.add_row(Text(label), Text(voice.id), voice.source, voice.gender or "", Text(voice.describe()))
     console.print(table)
 
 

@@ -131,6 +131,10 @@ def split_inline(text: str, line_no: int, col: int) -> tuple[list[InlinePart], l
     skipped: list[Skipped] = []
     parts: list[InlinePart] = []
     cursor = 0
+    if (unclosed := _unclosed_bracket(text)) >= 0:
+        # Else its words would be said aloud: "[SFX: door creak" as "S F X door creak".
+        raise CueProblem("`[` is not closed: end the cue with `]` on the same line "
+                         "(or remove the `[` if the words are meant to be said)", col + unclosed)  # fmt: skip
     for match in _BRACKET.finditer(text):
         parts.append(text[cursor : match.start()])
         ctx = CueContext(text, line_no, match.start() + 2)
@@ -150,6 +154,17 @@ def split_inline(text: str, line_no: int, col: int) -> tuple[list[InlinePart], l
             part = _strip_directions(part, Span(line_no, col), skipped)
         cleaned.append(part)
     return cleaned, skipped
+
+
+def _unclosed_bracket(text: str) -> int:
+    """Where the first `[` that no `]` closes is, or -1."""
+    opened: list[int] = []
+    for at, char in enumerate(text):
+        if char == "[":
+            opened.append(at)
+        elif char == "]" and opened:
+            opened.pop()
+    return opened[0] if opened else -1
 
 
 def _strip_directions(text: str, at: Span, skipped: list[Skipped]) -> str:

@@ -85,13 +85,21 @@ WEAK_KEYS = frozenset(
 
 _EMPHASIS = re.compile(r"^(\*\*\*|\*\*|\*|___|__|_)(?=\S)(?P<inner>.*?\S)\1$")
 _BULLET = re.compile(r"^(?:[-*+•]|\d{1,2}[.)])\s+(?=\S)")
+# "Episode 4", "Ep. 12", "#31", "S2E4", "Season 2, Episode 4": an episode's number as titles carry it.
+_EPISODE_NUMBER = (
+    r"(?:(?:episode|ep\.?)\s*(?:#|no\.?\s*)?\d+|#\d+|s\d{1,2}\s*e\d{1,3}|season\s+\d+\s*,?\s*episode\s+\d+)"
+)
 _TITLE = re.compile(
     r"^(?:[\w'’&,.!?]+\s+){0,6}?(?:podcast\s+|episode\s+|show\s+|audio\s+|video\s+|radio\s+)?"
     r"(?:script|transcript|outline|draft|rundown)\s*(?:v?\d+(?:\.\d+)?)?\s*(?:[-–—:|(\[].*)?$"
     r"|^(?:podcast|episode|show|ep\.?)\s*(?:#|no\.?\s*)?\d+\s*(?:[-–—:|]\s*.*)?$"
-    r"|^(?:[\w'’&,.!?]+\s+){0,6}?podcast\s*[-–—:|]\s*.+$",
+    r"|^(?:[\w'’&,.!?]+\s+){0,6}?podcast\s*[-–—:|]\s*.+$"
+    # A show's name and then the episode's number: "My Garden Show — Episode 4", "Tech Talk, Ep. 12: Robots",
+    # "Garden Hour (S2E4)"; the number must follow a separator, so "Welcome to episode 4 of" is no title.
+    rf"|^.{{1,80}}?(?:\s+[-–—|:]\s*|\s*[,:(]\s*){_EPISODE_NUMBER}\s*\)?\s*(?:[-–—:|]\s*.*)?$",
     re.I,
 )
+_ONLY_NUMBER = re.compile(rf"^\(?{_EPISODE_NUMBER}\)?$", re.I)
 _QUOTED = re.compile(r"^[\"“'‘].{1,80}[\"”'’]$")
 _SECTION = re.compile(
     r"^\[?(?:cold\s+open|intro(?:duction)?|outro|opening|closing|wrap[- ]?up|conclusion|recap|teaser|"
@@ -157,6 +165,8 @@ def title_of(line: str) -> str | None:
     if quoted:
         return quoted[1].strip()
     parts = re.split(r"\s[-–—:|]\s", line, maxsplit=1)
+    if len(parts) == 2 and _ONLY_NUMBER.match(parts[1].strip()):
+        return line.strip()  # "My Garden Show — Episode 4": the number alone is no title
     return parts[1].strip() if len(parts) == 2 and parts[1].strip() else None
 
 
