@@ -156,6 +156,33 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         """,
         [("NARRATOR", "Welcome to episode four of the show")],
     ),
+    "a role with the person who plays it, then the person's own name": (
+        """
+        **Podcast Title:** The Future of Urban Farming
+
+        **Host 1 (Sarah):** Welcome! I'm Sarah.
+        **Host 2 (Mike):** And I'm Mike.
+        **Sarah:** So Mike, why vertical gardens?
+        Host 2: A tiny balcony.
+        Host (laughing): Fair enough.
+        """,
+        [
+            ("SARAH", "Welcome! I'm Sarah."),
+            ("MIKE", "And I'm Mike."),
+            ("SARAH", "So Mike, why vertical gardens?"),
+            ("MIKE", "A tiny balcony."),
+            ("HOST", "Fair enough."),
+        ],
+    ),
+    "transcript timestamps before the labels": (
+        """
+        [00:00:01] Sarah: Welcome back to the show.
+        00:04 - Mike: Great to be here.
+        00:00:07
+        Sarah (00:00:10): Let's dive in.
+        """,
+        [("SARAH", "Welcome back to the show."), ("MIKE", "Great to be here."), ("SARAH", "Let's dive in.")],
+    ),
     "script draft title and version": (
         """
         Podcast Script (Draft 2)
@@ -350,6 +377,14 @@ def test_a_show_name_with_an_episode_number_is_the_whole_title() -> None:
     script = parse_script("My Garden Show — Episode 4\nHosts: Priya and Tom\n\nPRIYA: Hi.\n", Path("x.md"))
     assert script.title == "My Garden Show — Episode 4"
     assert parse_script("Episode 7 – The Long Tail\n\nHi there.\n", Path("x.md")).title == "The Long Tail"
+
+
+def test_a_declared_role_keeps_its_voice_whoever_plays_it() -> None:
+    text = '---\nspeakers:\n  HOST 1: {voice: "fake:a"}\n---\nHost 1 (Sarah): Hi.\nHost 1: Again.\n'
+    assert [(e.speaker, e.spoken) for e in parse_script(text, Path("x.md")).lines] == [
+        ("HOST 1", "Hi."),
+        ("HOST 1", "Again."),
+    ]
 
 
 def test_speakers_named_like_metadata_work_when_declared() -> None:

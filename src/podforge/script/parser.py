@@ -33,6 +33,7 @@ _LABEL = re.compile(
     r"^(?:\*\*|__)?(?P<name>[A-Za-z][\w.'\- ]{0,39}?)(?:\*\*|__)?\s*"
     r"(?:\((?P<direction>[^)]*)\))?\s*(?:\*\*|__)?\s*:(?:\*\*|__)?(?!//)\s*(?P<text>.*)$"
 )
+_STAMP = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?(?:\s*[-–—|]\s*|\s+|$)")
 _WHOLE_BRACKET = re.compile(r"^\[(?P<inner>.*)\]$")
 _WHOLE_PAREN = re.compile(r"^\((?P<inner>[^()]*)\)$")
 
@@ -139,6 +140,9 @@ class _BodyReader:
         return not self.buffer and not self.has_spoken
 
     def _feed_content(self, raw: str, line_no: int, col: int) -> None:
+        raw, col = self._timestamp(raw, line_no, col)
+        if not raw:
+            return
         line = unwrap(raw)
         start, col = col, col + raw.find(line)
         if match := _HEADING.match(raw):
@@ -162,6 +166,16 @@ class _BodyReader:
             return
         else:  # as written: `*sighs*` is a direction only while its stars are there
             self._dialogue(raw, line_no, start)
+
+    def _timestamp(self, raw: str, line_no: int, col: int) -> tuple[str, int]:
+        """A transcript's time before a label (`[00:01:02] SAM: …`, `00:07 SAM: …`) or alone on its line is
+        not said; the rest of the line is read as usual."""
+        stamp = _STAMP.match(raw)
+        rest = raw[stamp.end() :] if stamp else raw
+        if stamp is None or (rest and not _LABEL.match(unwrap(rest))):
+            return raw, col
+        self.skipped.append(Skipped("timestamp", stamp[0].strip(), Span(line_no, col)))
+        return rest, col + stamp.end()
 
     def _skip(self, kind: str, text: str, line_no: int, col: int) -> None:
         self.flush()
@@ -204,7 +218,9 @@ class _BodyReader:
 
     def _label(self, match: re.Match[str], line_no: int, col: int) -> bool:
         """Handle `NAME: text`; False when the label is not a speaker (then it is dialogue text)."""
-        name, text = match["name"].strip(), match["text"]
+        name, text, direction = match["name"].strip(), match["text"], (match["direction"] or "").strip()
+        if person := self.speakers.person(name, direction):  # `Host 1 (Sarah):` is Sarah speaking
+            name, direction = person, ""
         verdict = self.speakers.classify(name, text, before_dialogue=self.before_dialogue)
         if verdict == "text":
             return False
@@ -217,7 +233,7 @@ class _BodyReader:
             self.current = None
             return True
         self.current = self.speakers.resolve(name, Span(line_no, col))
-        self.direction = (match["direction"] or "").strip()
+        self.direction = direction
         if self.direction:
             self.skipped.append(Skipped("direction", f"({self.direction})", Span(line_no, col)))
         if text.strip():

@@ -26,6 +26,26 @@ def _is_titled(name: str) -> bool:
     return 0 < len(words) <= 3 and all(w[0].isupper() or w[0].isdigit() for w in words)
 
 
+# A role a script names before the person who plays it: "Host 1 (Sarah):", "Guest (Dr. Maya Patel):".
+_ROLE = re.compile(
+    r"^(?:co-?host|host|guest|speaker|interviewer|interviewee|moderator|presenter|person|caller|panel(?:l)?ist|"
+    r"expert|reporter|anchor)\s*(?:\d{1,2}|[a-d])?$",
+    re.I,
+)
+_NAME_WORD = re.compile(r"[A-Z][a-z]*(?:[-'’][A-Z]?[a-z]+)*\.?")  # Sarah, O'Neil, Dr., J. (not V.O., CONT'D)
+
+
+def named_role(name: str, inner: str) -> str | None:
+    """The person in a `Host 1 (Sarah):` label, who speaks under their own name in the rest of the script."""
+    from .directions import is_direction
+
+    words = inner.split()
+    if not _ROLE.match(name.strip()) or not 1 <= len(words) <= 3 or is_direction(inner):
+        return None
+    named = all(_NAME_WORD.fullmatch(w) for w in words) and any(len(w.rstrip(".")) > 1 for w in words)
+    return inner.strip() if named else None
+
+
 class SpeakerBook:
     def __init__(
         self, front: FrontMatter, path: Path, problems: list[tuple[Location, str]], yaml_text: str | None
@@ -39,13 +59,24 @@ class SpeakerBook:
             if config.name:
                 self.declared.setdefault(self._key(config.name), label)
         self.seen: list[str] = []
+        self.roles: dict[str, str] = {}  # "HOST 1" → "SARAH", from a `Host 1 (Sarah):` label
+
+    def person(self, name: str, inner: str) -> str | None:
+        """For a `Host 1 (Sarah):` label, the person speaking (Sarah), remembered for later `Host 1:` labels;
+        None for any other label, or when the front matter declares the role itself."""
+        if self._key(name) in self.declared:
+            return None
+        person = named_role(name, inner)
+        if person is not None:
+            self.roles[self._key(name)] = self._key(person)
+        return person
 
     @staticmethod
     def _key(name: str) -> str:
         return re.sub(r"[\s_]+", " ", name.strip().strip("*_")).upper()
 
     def classify(self, name: str, text: str, *, before_dialogue: bool) -> Verdict:
-        if self._key(name) in self.declared:
+        if self._key(name) in self.declared or self._key(name) in self.roles:
             return "speaker"
         kind = key_kind(name)
         if kind == "strong" or (kind == "weak" and before_dialogue and reads_as_value(text)):
@@ -67,7 +98,8 @@ class SpeakerBook:
         return not _is_caps(name) and short and bool(text.strip())
 
     def resolve(self, name: str, at: Span) -> str:
-        label = self.declared.get(self._key(name)) or self._key(name)
+        key = self.roles.get(self._key(name), self._key(name))
+        label = self.declared.get(key) or key
         if label not in self.seen:
             self.seen.append(label)
         return label
