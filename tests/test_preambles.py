@@ -183,6 +183,36 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         """,
         [("SARAH", "Welcome back to the show."), ("MIKE", "Great to be here."), ("SARAH", "Let's dive in.")],
     ),
+    "screenplay character cues": (
+        """
+                            SARAH
+                  (warmly)
+             Welcome to the show.
+
+                            DR. MAYA PATEL (V.O.)
+             Thanks for having me!
+
+        NASA
+        """,
+        [("SARAH", "Welcome to the show."), ("DR. MAYA PATEL", "Thanks for having me!"), ("NARRATOR", "NASA")],
+    ),
+    "an interview's title line, then questions and answers": (
+        """
+        Interview with a gardener
+
+        Q: What got you started?
+        A: A tiny balcony, honestly.
+        """,
+        [("Q", "What got you started?"), ("A", "A tiny balcony, honestly.")],
+    ),
+    "emoji before names, quote marks and bullets": (
+        """
+        🎙️ Sarah: Welcome to the show!
+        > Mike: Glad to be here.
+        - Sarah: A bullet line.
+        """,
+        [("SARAH", "Welcome to the show!"), ("MIKE", "Glad to be here."), ("SARAH", "A bullet line.")],
+    ),
     "script draft title and version": (
         """
         Podcast Script (Draft 2)
@@ -377,6 +407,8 @@ def test_a_show_name_with_an_episode_number_is_the_whole_title() -> None:
     script = parse_script("My Garden Show — Episode 4\nHosts: Priya and Tom\n\nPRIYA: Hi.\n", Path("x.md"))
     assert script.title == "My Garden Show — Episode 4"
     assert parse_script("Episode 7 – The Long Tail\n\nHi there.\n", Path("x.md")).title == "The Long Tail"
+    interview = parse_script("Interview with a gardener\n\nQ: Why?\nA: Pots.\n", Path("x.md"))
+    assert interview.title == "Interview with a gardener" and list(interview.speakers) == ["Q", "A"]
 
 
 def test_a_declared_role_keeps_its_voice_whoever_plays_it() -> None:

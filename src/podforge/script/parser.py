@@ -20,7 +20,7 @@ from .frontmatter import parse_front_matter, split_front_matter
 from .lexicon import Lexicon, load_lexicon
 from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
 from .preamble import is_end_marker, is_section_marker, is_title_line, title_of, unwrap
-from .speakers import SpeakerBook
+from .speakers import NARRATOR, SpeakerBook
 from .speech_text import to_display, to_speech
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -34,6 +34,11 @@ _LABEL = re.compile(
     r"(?:\((?P<direction>[^)]*)\))?\s*(?:\*\*|__)?\s*:(?:\*\*|__)?(?!//)\s*(?P<text>.*)$"
 )
 _STAMP = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?(?:\s*[-–—|]\s*|\s+|$)")
+# A screenplay's character cue (Fountain's rule: all caps, alone on its line, after a blank line, dialogue right
+# below), with its extension: "SARAH", "DR. MAYA PATEL (V.O.)", "MIKE (CONT'D)".
+_CHARACTER = re.compile(
+    r"^(?P<name>[A-Z](?:[A-Z0-9.'’\-]|\s(?=\S)){0,30}?)\s*(?P<ext>\((?:V\.?O\.?|O\.?S\.?|O\.?C\.?|CONT['’]?D)\))?$"
+)
 _WHOLE_BRACKET = re.compile(r"^\[(?P<inner>.*)\]$")
 _WHOLE_PAREN = re.compile(r"^\((?P<inner>[^()]*)\)$")
 
@@ -90,7 +95,8 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
     reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems, lexicon)
     for line_no, line in numbered:
         reader.feed(line_no, line)
-    reader.flush()
+    reader.close()
+    reader.title_from_narrator()
     if not problems and not any(isinstance(e, Line) for e in reader.events):
         problems.append(
             (Location(path, 1, 1), "nothing to say: the script has no spoken lines; add e.g. `ALEX: Hello`")
@@ -120,6 +126,8 @@ class _BodyReader:
         self.direction = ""
         self.buffer: list[str] = []
         self.buffer_at = Span(0)
+        self.after_blank = True  # the line before was blank (or there was none)
+        self.character: tuple[str, int, int] | None = None  # a screenplay CHARACTER line waiting for its dialogue
 
     def problem(self, line_no: int, col: int, message: str) -> None:
         self.problems.append((Location(self.path, line_no, col), message))
@@ -127,6 +135,8 @@ class _BodyReader:
     def feed(self, line_no: int, raw: str) -> None:
         line = raw.strip()
         col = len(raw) - len(raw.lstrip()) + 1
+        if self.character is not None:
+            self._settle_character(dialogue_follows=bool(line))
         if not line:
             self.flush()
             self.current = None
@@ -134,12 +144,48 @@ class _BodyReader:
             self.skipped.append(Skipped("notes", line, Span(line_no, col)))
         else:
             self._feed_content(line, line_no, col)
+        self.after_blank = not line
+
+    def close(self) -> None:
+        if self.character is not None:
+            self._settle_character(dialogue_follows=False)
+        self.flush()
+
+    def title_from_narrator(self) -> None:
+        """In a script whose speakers are named by labels, a short unpunctuated first line that nobody is named
+        for ("Interview with a gardener") is its title, not the only line of a narrator."""
+        lines = [e for e in self.events if isinstance(e, Line)]
+        first = lines[0] if lines else None
+        if first is None or first.speaker != NARRATOR or self.speakers.front.speakers or self.first_title:
+            return
+        if len(first.text.split()) > 10 or re.search(r"[.!?…:;,]$", first.text) or len(lines) < 2:
+            return
+        if any(line.speaker == NARRATOR for line in lines[1:]):
+            return
+        self.events.remove(first)
+        self.skipped.append(Skipped("title", first.text, first.at))
+        self.first_title = first.text
+        self.speakers.seen.remove(NARRATOR)
+
+    def _settle_character(self, *, dialogue_follows: bool) -> None:
+        """A screenplay's CHARACTER line (caps, alone, after a blank line) names who speaks the lines right
+        below it; with nothing below, it was an ordinary line after all."""
+        assert self.character is not None
+        (raw, line_no, col), self.character = self.character, None
+        match = _CHARACTER.match(raw)
+        assert match is not None
+        if not dialogue_follows:
+            self._feed_content(raw, line_no, col, character=False)
+            return
+        self.current, self.direction = self.speakers.resolve(match["name"], Span(line_no, col)), ""
+        if match["ext"]:
+            self.skipped.append(Skipped("direction", match["ext"], Span(line_no, col + match.start("ext"))))
 
     @property
     def before_dialogue(self) -> bool:
         return not self.buffer and not self.has_spoken
 
-    def _feed_content(self, raw: str, line_no: int, col: int) -> None:
+    def _feed_content(self, raw: str, line_no: int, col: int, *, character: bool = True) -> None:
         raw, col = self._timestamp(raw, line_no, col)
         if not raw:
             return
@@ -164,8 +210,15 @@ class _BodyReader:
             self._direction_line(match["inner"], line, line_no, col)
         elif (match := _LABEL.match(line)) and self._label(match, line_no, col):
             return
+        elif character and self.after_blank and self._is_character(line):
+            self.flush()
+            self.character = (line, line_no, col)
         else:  # as written: `*sighs*` is a direction only while its stars are there
             self._dialogue(raw, line_no, start)
+
+    def _is_character(self, line: str) -> bool:
+        match = _CHARACTER.match(line)
+        return match is not None and self.speakers.classify(match["name"], "", before_dialogue=False) == "speaker"
 
     def _timestamp(self, raw: str, line_no: int, col: int) -> tuple[str, int]:
         """A transcript's time before a label (`[00:01:02] SAM: …`, `00:07 SAM: …`) or alone on its line is

@@ -9,6 +9,7 @@ Each test here is about one line; the parser decides where it applies.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: Keys that are metadata wherever they appear as `Key: value`, unless the front matter declares
 #: a speaker of that name: nobody in a podcast is called "Runtime".
@@ -84,6 +85,8 @@ WEAK_KEYS = frozenset(
 )
 
 _EMPHASIS = re.compile(r"^(\*\*\*|\*\*|\*|___|__|_)(?=\S)(?P<inner>.*?\S)\1$")
+_QUOTE_MARK = re.compile(r"^(?:>\s*)+(?=\S)")
+_SYMBOLS = frozenset(["So", "Sk", "Cf", "Mn"])  # emoji, their variation selectors and joiners
 _BULLET = re.compile(r"^(?:[-*+•]|\d{1,2}[.)])\s+(?=\S)")
 # "Episode 4", "Ep. 12", "#31", "S2E4", "Season 2, Episode 4": an episode's number as titles carry it.
 _EPISODE_NUMBER = (
@@ -116,8 +119,13 @@ _END = re.compile(
 
 
 def unwrap(line: str) -> str:
-    """The line without emphasis around all of it (`**[MUSIC]**`, `*End of Episode*`) or a list bullet."""
-    line = _BULLET.sub("", line, count=1)
+    """The line without emphasis around all of it (`**[MUSIC]**`, `*End of Episode*`), a list bullet, a quote
+    mark (`> `) or the emoji some scripts put before a name (`🎙️ Sarah:`)."""
+    line = _BULLET.sub("", _QUOTE_MARK.sub("", line, count=1), count=1)
+    at = 0
+    while at < len(line) and (unicodedata.category(line[at]) in _SYMBOLS or line[at].isspace()):
+        at += 1
+    line = line[at:] if at < len(line) else line
     while match := _EMPHASIS.match(line):
         line = match["inner"].strip()
     return line
