@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 FM = "---\nspeakers:\n  ALEX: {voice: 'fake:a'}\n  SAM: {voice: 'fake:b'}\n---\n"
@@ -60,6 +62,7 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "sound effect 'sounds/bell.wav' not found",
     ),
     ("undecodable-music", FM + "[MUSIC: broken.mp3]\nALEX: hi\n", "6:9", "cannot decode audio"),
+    ("silent-video-as-music", FM + "[MUSIC: theme.mp4]\nALEX: hi\n", "6:9", "has no audio stream"),
     ("pause-garbage", FM + "ALEX: hi\n[pause 1.5x]\n", "7:8", "cannot read the duration"),
     ("pause-negative", FM + "ALEX: hi\n[pause -2s]\n", "7:8", "out of range"),
     ("pause-zero", FM + "ALEX: hi\n[pause 0s]\n", "7:8", "out of range"),
@@ -103,6 +106,15 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
 def broken_music(tmp_path: Path) -> Path:
     path = tmp_path / "broken.mp3"
     path.write_text("this is not audio", encoding="utf-8")
+    silent = av.open(str(tmp_path / "theme.mp4"), "w")  # a video with no sound, named as music
+    stream = silent.add_stream("libx264", rate=25)
+    stream.width = stream.height = 64
+    for i in range(3):
+        frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        frame.pts = i
+        silent.mux(stream.encode(frame))
+    silent.mux(stream.encode(None))
+    silent.close()
     return path
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from .model import MusicCue, Pause, Sfx, Skipped, Span
 
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".m4a", ".aac", ".opus", ".aif", ".aiff")
+# Files FFmpeg reads audio from, video containers included (a theme kept as .mp4 or .webm): a cue naming one is a
+# file to decode, never a mood for the music engine.
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".oga", ".flac", ".m4a", ".m4b", ".aac", ".opus", ".aif", ".aiff",
+                    ".wma", ".weba", ".webm", ".mka", ".mkv", ".mp4", ".mov", ".caf")  # fmt: skip
 MAX_PAUSE_SECONDS = 60.0
 MAX_MUSIC_SECONDS = 600.0
 
