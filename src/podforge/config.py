@@ -288,6 +288,15 @@ class RenderConfig(_Strict):
     def _voice_names(cls, value: dict[str, VoiceDef]) -> dict[str, VoiceDef]:
         return _voice_names(value)
 
+    @field_validator("tts_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:  # here, so the error points at the config's line, not the script's
+        from .voices.registry import ENGINES
+
+        if value != "auto" and value not in ENGINES:
+            raise ValueError(f"unknown TTS engine {value!r}; choose one of auto, {', '.join(ENGINES)}")
+        return value
+
 
 Section = TypeVar("Section", bound=BaseModel)
 
