@@ -56,6 +56,14 @@ def test_bad_executor_and_folder_are_refused(tmp_path: Path, fake_config: Path, 
     assert code == 2 and "not a folder" in err
 
 
+def test_a_ray_address_it_cannot_use_is_a_flag_error(tmp_path: Path, fake_config: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray")
+    folder = season(tmp_path / "season", count=1)
+    code, _, err = run_cli("render", folder / "ep1.md", "-o", tmp_path / "o", "-c", fake_config, "--executor", "ray=::")
+    assert code == 2 and err.startswith("error: --executor ray=::: cannot join a Ray cluster there"), err
+    assert not any((tmp_path / "o").glob("ep1.*"))
+
+
 @pytest.mark.slow
 def test_ray_executor_draws_the_chunks_and_batch_spreads_scripts(tmp_path: Path, fake_config: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     ray = pytest.importorskip("ray")

@@ -59,3 +59,12 @@ def test_cli_chapter_preview_is_small_and_fast(episode: Path, fake_config: Path,
     code, _, err = run_cli("render", episode, "-o", tmp_path / "bad", "-c", fake_config, "--from", "Missing")
     assert code == 2 and err.startswith("error: --from 'Missing': no chapter") and "'Opening'" in err
     assert not any((tmp_path / "bad").glob("episode.*"))  # OUT is made before synthesis; nothing is put in it
+
+
+def test_a_preview_past_the_end_or_a_bad_clock_time_is_a_flag_error(episode: Path, fake_config: Path, run_cli,
+                                                                     tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    code, _, err = run_cli("render", episode, "-o", tmp_path / "a", "-c", fake_config, "--from", "9:99")
+    assert code == 2 and err.startswith("error: --from '9:99': minutes and seconds after a colon go up to 59")
+    code, _, err = run_cli("render", episode, "-o", tmp_path / "b", "-c", fake_config, "--from", "50:00")
+    assert code == 2 and "preview from 50:00.0: the episode is only 0:" in err, err
+    assert not any((tmp_path / "b").glob("episode.*"))

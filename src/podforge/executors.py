@@ -34,7 +34,11 @@ class RayExecutor:
     def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
         self.ray = import_ray()
         if not self.ray.is_initialized():
-            self.ray.init(address=address, num_cpus=num_cpus, log_to_driver=False, configure_logging=False)
+            try:
+                self.ray.init(address=address, num_cpus=num_cpus, log_to_driver=False, configure_logging=False)
+            except (ValueError, ConnectionError, RuntimeError) as exc:  # what Ray raises for an address it cannot use
+                raise ConfigError(f"--executor ray={address}: cannot join a Ray cluster there ({exc}); give the "
+                                  "head node's HOST:PORT and check that the cluster is running") from exc  # fmt: skip
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
         task = self.ray.remote(num_cpus=1, max_retries=1)(fn)

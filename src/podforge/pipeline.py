@@ -203,6 +203,8 @@ def render(script_path: Path, options: RenderOptions, on_progress: Progress = _i
             on_progress(ProgressEvent("align", 1, 1))
         if options.preview_chapter:  # a chapter is found by title once the timeline knows where it is
             options = replace(options, preview=chapter_window(timeline, options.preview_chapter), preview_chapter=None)
+        if options.preview:
+            check_window(options.preview, timeline.seconds)
         sources = _sources(timeline, cache, checked)
         job = AudioJob(script, timeline, sources, options.wav or config.output.wav, config)
         with writing_into(options.out_dir):

@@ -19,22 +19,33 @@ QUICK_PRESET = "ultrafast"
 _TIME = re.compile(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)")
 
 
-def parse_time(text: str) -> float | None:
+def parse_time(text: str, flag: str = "--from") -> float | None:
     """Seconds in ``90``, ``2:30``, ``1:02:03.5``; None when ``text`` is not a time (a chapter title, say)."""
     match = _TIME.fullmatch(text.strip())
     if match is None:
         return None
     parts = [float(p) for p in match.groups() if p is not None]
+    if any(part >= 60 for part in parts[1:]):
+        raise ConfigError(f"{flag} {text.strip()!r}: minutes and seconds after a colon go up to 59; write e.g. 10:39")
     seconds = 0.0
     for part in parts:
         seconds = seconds * 60 + part
     return seconds
 
 
-def check_window(window: tuple[float, float]) -> None:
+def check_window(window: tuple[float, float], seconds: float | None = None) -> None:
+    """A stretch to preview must start before it ends and, once the episode's length is known, inside it."""
     start, end = window
     if not (0 <= start < end):
         raise ConfigError(f"preview {start:g}-{end:g} s: give a start before the end, both 0 or more seconds")
+    if seconds is not None and start >= seconds:
+        raise ConfigError(f"preview from {_clock(start)}: the episode is only {_clock(seconds)} long; "
+                          "start the preview inside it")  # fmt: skip
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def cli_window(start: str | None, end: str | None) -> tuple[tuple[float, float] | None, str | None]:
@@ -46,7 +57,7 @@ def cli_window(start: str | None, end: str | None) -> tuple[tuple[float, float] 
         if end is not None:
             raise ConfigError(f"--from {start!r} names a chapter, which has its own end: leave out --to")
         return None, start
-    stop = parse_time(end) if end is not None else math.inf
+    stop = parse_time(end, "--to") if end is not None else math.inf
     if stop is None:
         raise ConfigError(f"--to {end!r}: write a time such as 3:10 or 190")
     check_window((begin, stop))
