@@ -174,6 +174,10 @@ def test_a_warm_pool_renders_the_frames_a_cold_render_does_and_an_edit_redraws_o
         edit = render(script, options)
     video = next(s for s in edit.metrics["stages"] if s["name"] == "video")  # type: ignore[attr-defined]
     assert video["chunks"] >= 4 and video["chunk_cache_misses"] == 1
+    # ... handed to the pool as soon as the mix was made, while the audio was mastered: the same frames.
+    assert video["chunks_drawn_early"] == 1
+    again = render(script, RenderOptions(tmp_path / "again", config=config, use_cache=False, flag_threshold=None))
+    assert frame_hashes(edit.outputs["mp4"]) == frame_hashes(again.outputs["mp4"])
     # What a worker gets: the chunk's window of the plan, pickled; it draws what the whole plan draws.
     video_config = VideoConfig.model_validate({"size": "256x144", "layout": "duo"}).model_dump(mode="json")
     spec = ChunkSpec(edit.timeline.to_json(), video_config, str(tmp_path), str(tmp_path / "c"),

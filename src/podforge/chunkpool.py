@@ -43,29 +43,51 @@ def _ready() -> int:
     return os.getpid()
 
 
+class Mapped(Iterator[R]):
+    """A pool's results of ``fn`` over ``items``, in order: the first ``ahead`` calls start at once and each further
+    one as a result comes back, so the items (tasks carrying audio) are taken from their iterator only that far
+    ahead. ``close`` cancels the calls not started yet, also before any result was asked for (a render that stops
+    early), so the pool's shutdown, or the next render on a pool kept warm, does not wait for them."""
+
+    def __init__(
+        self, pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int,
+        on_broken: Callable[[], None] = lambda: None,
+    ) -> None:  # fmt: skip
+        self._pool, self._fn, self._source, self._on_broken = pool, fn, iter(items), on_broken
+        self._pending = collections.deque(self._submit(max(1, ahead)))
+
+    def _submit(self, count: int) -> list[Future[R]]:
+        return [self._pool.submit(self._fn, item) for item in itertools.islice(self._source, count)]
+
+    def __next__(self) -> R:
+        if not self._pending:
+            raise StopIteration
+        try:
+            result = self._pending.popleft().result()
+            self._pending.extend(self._submit(1))
+        except BrokenProcessPool:
+            self.close()
+            self._on_broken()
+            raise
+        except BaseException:
+            self.close()
+            raise
+        return result
+
+    def close(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+
+
 class BoundedPool:
-    """A process pool whose ``map`` starts the first ``ahead`` calls at once and submits each further one as a
-    result comes back: the items (tasks carrying audio) are taken from their iterator only that far ahead. A
-    caller that stops early (an error, a cancelled job) drops the calls that have not started, so the pool's
-    shutdown, or the next render on a pool kept warm, does not wait for them."""
+    """A process pool whose ``map`` keeps at most ``ahead`` calls submitted (see ``Mapped``)."""
 
     def __init__(self, pool: ProcessPoolExecutor, ahead: int) -> None:
         self.pool, self.ahead = pool, max(1, ahead)
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
-        source = iter(items)
-        pending = collections.deque(self.pool.submit(fn, item) for item in itertools.islice(source, self.ahead))
-        return self._results(fn, source, pending)
-
-    def _results(self, fn: Callable[[T], R], source: Iterator[T], pending: collections.deque[Future[R]]) -> Iterator[R]:
-        try:
-            while pending:
-                result = pending.popleft().result()
-                pending.extend(self.pool.submit(fn, item) for item in itertools.islice(source, 1))
-                yield result
-        finally:
-            for future in pending:
-                future.cancel()
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Mapped[R]:
+        return Mapped(self.pool, fn, items, self.ahead)
 
 
 class WarmPool:
@@ -98,31 +120,23 @@ class WarmPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Iterator[R]:
+    def map(self, fn: Callable[[T], R], items: Iterable[T], /) -> Mapped[R]:
         source = iter(items)
         first = list(itertools.islice(source, 2 * self.workers))
         try:
-            pool, results = self._bounded(fn, first, source)
+            return self._mapped(fn, first, source)
         except BrokenProcessPool:  # a worker died while the pool sat idle between renders: start afresh, once
-            pool, results = self._bounded(fn, first, source)
-        return self._guarded(pool, results)
+            return self._mapped(fn, first, source)
 
-    def _bounded(
-        self, fn: Callable[[T], R], first: list[T], source: Iterator[T]
-    ) -> tuple[ProcessPoolExecutor, Iterator[R]]:
+    def _mapped(self, fn: Callable[[T], R], first: list[T], source: Iterator[T]) -> Mapped[R]:
         pool = self.start()._pool
         assert pool is not None
+        # A worker that dies fails this render as before; the next one gets fresh workers.
+        drop = lambda: self._drop(pool)  # noqa: E731
         try:
-            return pool, BoundedPool(pool, 2 * self.workers).map(fn, itertools.chain(first, source))
+            return Mapped(pool, fn, itertools.chain(first, source), 2 * self.workers, on_broken=drop)
         except BrokenProcessPool:
             self._drop(pool)
-            raise
-
-    def _guarded(self, pool: ProcessPoolExecutor, results: Iterator[R]) -> Iterator[R]:
-        try:
-            yield from results
-        except BrokenProcessPool:
-            self._drop(pool)  # a worker died: this render fails as before, the next one gets fresh workers
             raise
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -193,8 +194,9 @@ class AudioResult:
 
 
 def publish_audio(
-    folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool, background: bool = True
-) -> AudioResult:
+    folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool, background: bool = True,
+    on_mixed: Callable[[AudioReader], object] | None = None,
+) -> AudioResult:  # fmt: skip
     """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before.
 
     Scratch files (the mix, the master, raw float32) go into ``folder`` too, under names starting with a dot.
@@ -217,6 +219,8 @@ def publish_audio(
         cached = LazyAudio(rate, 2, frames, lambda: _cached_master(cache, key, job, folder, mixed))
         return AudioResult(written, levels, key, cached, mixed)
     raw, meter = job.mix_to(folder / ".mix.f32")
+    if on_mixed is not None:
+        on_mixed(raw)  # the video's chunks need the mix alone: they may start now (see video.draw_early)
     mastered, levels = job.master_to(raw, folder / ".master.f32", meter)
     if isinstance(meter.power, RawAudio):  # a scratch curve as long as the episode / 16: not needed any more
         meter.power.path.unlink(missing_ok=True)

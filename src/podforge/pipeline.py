@@ -44,7 +44,7 @@ from .script.parser import load_script_leniently
 from .takes import apply_takes
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
-from .video import VideoJob, publish_video
+from .video import EarlyDraws, VideoJob, draw_early, publish_video
 from .voices.cast import Voice
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
@@ -266,13 +266,15 @@ def _publish(
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
     audio: AudioResult | None = None
     listening: Listening | None = None
+    early: list[EarlyDraws] = []
     try:
         listening = _start_listening(timeline, cache, options, job.config.workers)  # heard while the audio is made
         on_progress(ProgressEvent("audio", 0, 1))
         with recorder.stage("audio") as stage:
             # the MP3's worker pays off only when the listening check or the video runs while it encodes
             background = not options.audio_only or options.flag_threshold is not None
-            audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only, background=background)
+            audio = publish_audio(staging, stem, job, cache, keep_master=not options.audio_only, background=background,
+                                  on_mixed=_early_chunks(job, cache, options, devices, early))  # fmt: skip
             for key, value in audio.levels.items():
                 stage.set(key, value)
         staged = dict(audio.paths)
@@ -284,7 +286,8 @@ def _publish(
             with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
                                      devices.encoder, talking, window=options.preview, mixed=audio.mixed,
-                                     workers=job.config.workers, executor=executor or options.chunk_pool)  # fmt: skip
+                                     workers=job.config.workers, executor=executor or options.chunk_pool,
+                                     early=early[0] if early and executor is None else None)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)
@@ -300,6 +303,8 @@ def _publish(
         write_metrics(staged["metrics"], metrics)
         outputs = place(staged, options.out_dir)
     finally:
+        for drawing in early:
+            drawing.close()  # after a failure, the chunks not started yet are not drawn
         if listening is not None:
             listening.cancel()  # nothing left to stop once its result is in; after a failure, stops the workers
         if audio is not None:
@@ -308,12 +313,35 @@ def _publish(
     return RenderResult(outputs, timeline, metrics)
 
 
+def _early_chunks(
+    job: AudioJob, cache: ContentCache, options: RenderOptions, devices: Devices, into: list[EarlyDraws]
+) -> Callable[[AudioReader], None] | None:
+    """What to do once the mix is made: hand the chunks an edit or a take changed to the chunk pool
+    (``video.draw_early``), so they are drawn while the audio is mastered; None where that cannot be."""
+    wanted = options.chunk_pool is not None and parse_executor(options.executor)[0] == "local"
+    if not wanted or options.audio_only or options.preview or options.preview_chapter or _talks(job.config):
+        return None
+
+    def start(mixed: AudioReader) -> None:
+        video = VideoJob(job.timeline, job.config.video, job.script.base_dir, job.key(), None, devices.encoder,
+                         mixed=mixed, workers=job.config.workers, executor=options.chunk_pool)  # fmt: skip
+        if (drawing := draw_early(video, cache)) is not None:
+            into.append(drawing)
+
+    return start
+
+
+def _talks(config: RenderConfig) -> bool:
+    """Whether SadTalker or Wav2Lip animate the photo speakers (their own stage, before the video's)."""
+    return config.avatar.engine != "photo" and config.video.layout != "audiogram"
+
+
 def _talking_heads(
     job: AudioJob, cache: ContentCache, recorder: StageRecorder, on_progress: Progress, gpu: GpuPlan
 ) -> TalkingHeads | None:
     """Run SadTalker or Wav2Lip for the photo speakers' lines (its own stage: that is where a GPU works hardest)."""
     avatar = job.config.avatar
-    if avatar.engine == "photo" or job.config.video.layout == "audiogram":
+    if not _talks(job.config):
         return None
     from .visuals.avatars.external import GpuEnv
     from .visuals.avatars.talking import render_talking_heads

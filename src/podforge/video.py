@@ -8,7 +8,9 @@ under the hash of everything it is made from, so an unchanged render copies it.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,13 +58,14 @@ class VideoJob:
     video: VideoConfig
     base_dir: Path
     audio_key: str
-    mastered: AudioReader
+    mastered: AudioReader | None  # None only for ``draw_early``, which needs the mix alone
     encoder: EncoderChoice | None = None  # chosen with the GPU plan (see gpu.choose_encoder); None: "auto" here
     talking: TalkingHeads | None = None  # lines a SadTalker or Wav2Lip run rendered, per speaker
     window: tuple[float, float] | None = None  # a quick preview: only this stretch, in seconds
     mixed: AudioReader | None = None  # the unmastered mix the visuals react to (else the master)
     workers: int = 0  # chunk workers; 0 = one per core
     executor: Executor | None = None  # what runs the chunks; None = a local process pool
+    early: EarlyDraws | None = None  # chunks ``draw_early`` started while the audio was mastered
 
     def static_key(self, encoder: str) -> str:
         """Everything a chunk's frames depend on besides its own window and audio."""
@@ -129,23 +132,76 @@ def publish_video(
     return {"encoder": choice.name, "encoder_reason": choice.reason, "cached": False, **record}
 
 
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """What drawing the chunks needs, made once per render: the spec, the frame plan, the mix by slices, the tasks."""
+
+    spec: ChunkSpec
+    plan: FramePlan
+    mono: MonoSlices
+    tasks: list[ChunkTask]
+
+
+def _spec(job: VideoJob, choice: EncoderChoice, cache: ContentCache) -> ChunkSpec:
+    rate, static = job.timeline.sample_rate, job.static_key(choice.name)
+    return ChunkSpec(job.timeline.to_json(), job.video.model_dump(mode="json"), str(job.base_dir),
+                     str(cache.root), choice, rate, static, job.talking)  # fmt: skip
+
+
+def _prepare(job: VideoJob, choice: EncoderChoice, cache: ContentCache) -> _Prepared:
+    rate = job.timeline.sample_rate
+    spec = _spec(job, choice, cache)
+    plan = frame_plan(spec, cache)
+    audio = job.mixed if job.mixed is not None else job.mastered
+    assert audio is not None
+    mono = MonoSlices(audio)  # read by slices, never whole
+    return _Prepared(spec, plan, mono, chunk_tasks(spec, plan, chunk_plan(job.timeline, job.video.fps), mono, rate))
+
+
+@dataclass(frozen=True, eq=False)
+class EarlyDraws:
+    """Chunks handed to the pool as soon as the mix was made (``draw_early``); ``publish_video`` collects them."""
+
+    prepared: _Prepared
+    tasks: list[ChunkTask]  # the ones being drawn
+    drawn: Iterator[object]
+
+    def close(self) -> None:
+        getattr(self.drawn, "close", lambda: None)()
+
+
+def draw_early(job: VideoJob, cache: ContentCache) -> EarlyDraws | None:
+    """Start drawing the chunks the cache lacks as soon as ``job.mixed`` is made: frames follow the mix, never the
+    master, so after an edit or a take the pool draws while this process masters the audio and starts the MP3.
+    Only when they are few (one per core at most): a cold render starts its chunks at the video stage as before,
+    and keeps its memory where it was. None when there is no chunk pool or the MP4 is cached."""
+    if job.executor is None or job.window is not None or job.mixed is None:
+        return None
+    choice = job.encoder or select_encoder(job.video.encoder)
+    if cache.has("videos", job.key(choice.name), ".mp4"):
+        return None
+    prepared = _prepare(job, choice, cache)
+    missing = [task for task in prepared.tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")]
+    if len(missing) > (os.cpu_count() or 1):
+        return EarlyDraws(prepared, [], iter(()))  # the video stage draws them; what was prepared is kept
+    drawn = job.executor.map(draw_chunk, with_audio(missing, prepared.mono, prepared.plan))
+    return EarlyDraws(prepared, missing, drawn)
+
+
 def _encode(
     path: Path, job: VideoJob, choice: EncoderChoice, cache: ContentCache, on_frames: Callable[[int, int], None]
 ) -> dict[str, Any]:
-    rate = job.timeline.sample_rate
-    spec = ChunkSpec(job.timeline.to_json(), job.video.model_dump(mode="json"), str(job.base_dir),
-                     str(cache.root), choice, rate, job.static_key(choice.name), job.talking)  # fmt: skip
-    plan = frame_plan(spec, cache)
-    chunks = chunk_plan(job.timeline, job.video.fps)
-    mono = MonoSlices(job.mixed if job.mixed is not None else job.mastered)  # read by slices, never whole
     if job.window is not None:
-        return _encode_window(path, job, spec, chunks, mono, on_frames)
-    tasks = chunk_tasks(spec, plan, chunks, mono, rate)
+        chunks = chunk_plan(job.timeline, job.video.fps)
+        return _encode_window(path, job, _spec(job, choice, cache), chunks, on_frames)
+    prepared = job.early.prepared if job.early is not None else _prepare(job, choice, cache)
+    spec, plan, mono, tasks = prepared.spec, prepared.plan, prepared.mono, prepared.tasks
     with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
         parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
         frames, missing = _draw_and_join(path, job, spec, tasks, plan, mono, parts, cache, on_frames)
-    hits = len(tasks) - missing
-    return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing}
+    hits, early = len(tasks) - missing, len(job.early.tasks) if job.early else 0
+    return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing,
+            "chunks_drawn_early": early}  # fmt: skip
 
 
 def _draw_and_join(
@@ -153,24 +209,32 @@ def _draw_and_join(
     parts: list[Path], cache: ContentCache, on_frames: Callable[[int, int], None],
 ) -> tuple[int, int]:  # fmt: skip
     """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their windows of
-    the frame plan and their slices of ``mono`` (the mix, read by slices); then the join."""
-    missing = [t for t, part in zip(tasks, parts, strict=True) if not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]
+    the frame plan and their slices of ``mono`` (the mix, read by slices), or collected from ``job.early``; then
+    the join."""
+    started = job.early.tasks if job.early is not None else []
+    keys = {task.key for task in started}
+    missing = [t for t, part in zip(tasks, parts, strict=True)
+               if t.key not in keys and not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]  # fmt: skip
     total = sum(task.chunk.frames for task in tasks)
-    done = total - sum(task.chunk.frames for task in missing)
+    done = total - sum(task.chunk.frames for task in [*started, *missing])
     on_frames(done, total)
     settings, mastered, rate = spec.settings(), job.mastered, spec.rate
+    assert mastered is not None
     needed = frames_needed(mastered.frames, settings.fps, rate)
     with _executor(job, len(missing)) as executor:
         drawn = executor.map(draw_chunk, with_audio(missing, mono, plan))  # the workers start now
+        early = job.early.drawn if job.early is not None else iter(())
         try:
             track = parts[0].parent / "audio.mp4"
             encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
-            for task, _ in zip(missing, drawn, strict=True):
+            for task, _ in zip([*started, *missing], itertools.chain(early, drawn), strict=True):
                 done += task.chunk.frames
                 on_frames(done, total)
         finally:
             # Stopped early (cancelled, failed): a pool that outlives this render drops the calls not yet started.
             getattr(drawn, "close", lambda: None)()
+            getattr(early, "close", lambda: None)()
+    missing += started
     for task in missing:
         cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
         if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", parts[task.chunk.index]):
@@ -179,11 +243,11 @@ def _draw_and_join(
 
 
 def _encode_window(
-    path: Path, job: VideoJob, spec: ChunkSpec, chunks: tuple[Chunk, ...], mono: MonoSlices,
-    on_frames: Callable[[int, int], None],
-) -> dict[str, Any]:  # fmt: skip
+    path: Path, job: VideoJob, spec: ChunkSpec, chunks: tuple[Chunk, ...], on_frames: Callable[[int, int], None]
+) -> dict[str, Any]:
     """Only the frames that show some of ``job.window``, drawn as the full render draws them, in one pass."""
-    assert job.window is not None
+    assert job.window is not None and job.mastered is not None
+    mono = MonoSlices(job.mixed if job.mixed is not None else job.mastered)
     plan = frame_plan(spec)
     rate, fps = spec.rate, plan.fps
     # Every frame that shows some of the window; the epsilon keeps 2.2 s * 25 fps at 55 frames, not 56.
