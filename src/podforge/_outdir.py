@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ConfigError, PodforgeError, RenderError
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+STAGING_PREFIX = ".podforge-"  # + pid + random: the folder a render writes OUT's files in before moving them
 
 
 def prepare_out(out_dir: Path) -> None:
@@ -30,7 +33,7 @@ def prepare_out(out_dir: Path) -> None:
         raise ConfigError(f"-o {shown}: {blocker} is a file, so no folder can be made inside it; choose another path")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".podforge-probe-"):
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=f"{STAGING_PREFIX}probe-"):
             pass
     except OSError as exc:
         raise ConfigError(f"-o {shown}: cannot write there ({_reason(exc)}); choose a folder you can write to") from exc
@@ -72,3 +75,24 @@ def _full(out_dir: Path, exc: OSError) -> RenderError:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
+
+
+def staging_folder(out_dir: Path) -> Path:
+    """A new staging folder in OUT for this render's files, after removing those that killed renders left."""
+    _remove_dead_staging(out_dir)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
+
+
+def _remove_dead_staging(out_dir: Path) -> None:
+    """Remove staging folders that killed renders left in OUT; a live render's (another process) stays."""
+    import psutil
+
+    for folder in out_dir.glob(f"{STAGING_PREFIX}*-*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    # The writability probe (_outdir) lives for microseconds; one a minute old was left by a killed render.
+    for probe in out_dir.glob(f"{STAGING_PREFIX}probe-*"):
+        with contextlib.suppress(OSError):
+            if probe.is_file() and time.time() - probe.stat().st_mtime > 60:
+                probe.unlink()

@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._outdir import place, prepare_out, writing_into
+from ._outdir import place, prepare_out, staging_folder, writing_into
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources
 from .audio.stream import AudioReader
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
     from .visuals.avatars.talking import TalkingHeads
 
 log = logging.getLogger(__name__)
-STAGING_PREFIX = ".podforge-"  # + pid + random: the folder a render writes OUT's files in before moving them
 
 
 @dataclass(frozen=True)
@@ -262,8 +260,7 @@ def _publish(
     script, timeline = job.script, job.timeline
     stem = options.stem or job.config.output.stem or script.path.stem
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_dead_staging(options.out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=options.out_dir))
+    staging = staging_folder(options.out_dir)
     audio: AudioResult | None = None
     listening: Listening | None = None
     early: list[EarlyDraws] = []
@@ -365,21 +362,6 @@ def _talking_heads(
         log.warning("%s", idle)
         stage.set("gpu_warning", idle)
     return talking
-
-
-def _remove_dead_staging(out_dir: Path) -> None:
-    """Remove staging folders that killed renders left in OUT; a live render's (another process) stays."""
-    import psutil
-
-    for folder in out_dir.glob(f"{STAGING_PREFIX}*-*"):
-        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
-        if folder.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-    # The writability probe (_outdir) lives for microseconds; one a minute old was left by a killed render.
-    for probe in out_dir.glob(f"{STAGING_PREFIX}probe-*"):
-        with contextlib.suppress(OSError):
-            if probe.is_file() and time.time() - probe.stat().st_mtime > 60:
-                probe.unlink()
 
 
 def _options_record(options: RenderOptions) -> dict[str, object]:
