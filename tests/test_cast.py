@@ -218,18 +218,13 @@ def test_say_needs_words(run_cli, tmp_path):
     assert code == 2 and err.startswith("error: say: nothing to say") and not (tmp_path / "s.wav").exists()
 
 
-def test_an_engine_without_voices_to_give_is_an_error(run_cli, write_script, tmp_path):
+@pytest.mark.parametrize(
+    ("engine", "where"),
+    [("kokoro", "episode.md:1:1: speaker ANA: no voice to give: kokoro has no voices of its own"),
+     ("nope", "c.yaml:2:13: tts_engine: unknown TTS engine 'nope'; choose one of auto, hibari")],
+)  # fmt: skip
+def test_an_engine_that_gives_no_voices_is_one_located_error(run_cli, write_script, tmp_path, engine, where):
     config = tmp_path / "c.yaml"
-    config.write_text("tts_engine: kokoro\n")
+    config.write_text(f"workers: 1\ntts_engine: {engine}\n")  # an unknown one is told at its config line
     code, _, err = run_cli("check", write_script("ANA: Hello.\n"), "-c", config)
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith("error: episode.md:1:1: speaker ANA: no voice to give: ")
-    assert "kokoro has no voices of its own" in err
-
-
-def test_an_unknown_engine_is_an_error_at_its_config_line(run_cli, write_script, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text("workers: 1\ntts_engine: nope\n")
-    code, _, err = run_cli("check", write_script("ANA: Hello.\n"), "-c", config)
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith("error: c.yaml:2:13: tts_engine: unknown TTS engine 'nope'; choose one of auto, hibari")
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {where}"), err
