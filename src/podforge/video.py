@@ -173,7 +173,7 @@ class EarlyDraws:
 def draw_early(job: VideoJob, cache: ContentCache) -> EarlyDraws | None:
     """Start drawing the chunks the cache lacks as soon as ``job.mixed`` is made: frames follow the mix, never the
     master, so after an edit or a take the pool draws while this process masters the audio and starts the MP3.
-    Only when they are few (one per core at most): a cold render starts its chunks at the video stage as before,
+    Only when they are few (two per core at most): a cold render starts its chunks at the video stage as before,
     and keeps its memory where it was. None when there is no chunk pool or the MP4 is cached."""
     if job.executor is None or job.window is not None or job.mixed is None:
         return None
@@ -182,7 +182,7 @@ def draw_early(job: VideoJob, cache: ContentCache) -> EarlyDraws | None:
         return None
     prepared = _prepare(job, choice, cache)
     missing = [task for task in prepared.tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")]
-    if len(missing) > (os.cpu_count() or 1):
+    if len(missing) > 2 * (os.cpu_count() or 1):  # no more than a pool keeps in flight at once
         return EarlyDraws(prepared, [], iter(()))  # the video stage draws them; what was prepared is kept
     drawn = job.executor.map(draw_chunk, with_audio(missing, prepared.mono, prepared.plan))
     return EarlyDraws(prepared, missing, drawn)
