@@ -124,6 +124,34 @@ def test_podcastfy_transcript(write_script):
     assert spoken(script) == [("PERSON1", "Hi there, welcome."), ("PERSON2", "Thanks! Great to be here.")]
 
 
+def test_json_turns_from_script_generators(write_script):
+    text = (
+        '{\n  "title": "Robots at Home",\n  "dialogue": [\n'
+        '    {"speaker": "Host", "text": "Welcome to the show!"},\n'
+        '    {"speaker": "Guest", "text": "Thanks, glad to be here."},\n'
+        '    {"name": "Host", "content": "Let\'s talk [laughs] robots."}\n  ]\n}\n'
+    )
+    script = load_script(write_script(text))
+    assert script.title == "Robots at Home"
+    assert spoken(script) == [("HOST", "Welcome to the show!"), ("GUEST", "Thanks, glad to be here."),
+                              ("HOST", "Let's talk robots.")]  # fmt: skip
+    assert [line.at.line for line in script.lines] == [4, 5, 6]  # where each turn's text is in the file
+    assert spoken(load_script(write_script('[{"speaker": "A", "text": "Hi."}]'))) == [("A", "Hi.")]
+
+
+def test_json_of_another_shape_is_one_located_error(write_script, run_cli):
+    code, _, err = run_cli("check", write_script('{"episode": {"a": 1}}'))
+    assert code == 2 and err.startswith("error: episode.md:1:1: this JSON is not a script (it holds no list of turns)")
+    code, _, err = run_cli("check", write_script('[{"speaker": "A"}]'))
+    assert code == 2 and "(turn 1 has no speaker or no text)" in err
+
+
+def test_title_and_episode_metadata_name_the_episode(write_script):
+    assert load_script(write_script("Title: Café Talk\n\nANNA: Hi.\n")).title == "Café Talk"
+    text = "**Podcast Title:** Urban Farming\n**Episode 12:** Vertical Gardens\n\nANNA: Hi.\n"
+    assert load_script(write_script(text)).title == "Vertical Gardens"
+
+
 def test_bold_labels_and_title_case_names(write_script):
     script = load_script(write_script("**Alex:** Hello there.\n\nSam: Hi Alex.\n"))
     assert spoken(script) == [("ALEX", "Hello there."), ("SAM", "Hi Alex.")]

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import Location, ScriptError
 from .cues import CueContext, CueProblem, classify_cue
 from .directions import is_direction, split_inline
-from .formats import is_podcastfy, podcastfy_to_labelled
+from .formats import NotTurns, is_podcastfy, json_turns, podcastfy_to_labelled
 from .frontmatter import parse_front_matter, split_front_matter
 from .lexicon import Lexicon, load_lexicon
 from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
@@ -39,6 +39,7 @@ _STAMP = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?(?:\s
 _CHARACTER = re.compile(
     r"^(?P<name>[A-Z](?:[A-Z0-9.'’\-]|\s(?=\S)){0,30}?)\s*(?P<ext>\((?:V\.?O\.?|O\.?S\.?|O\.?C\.?|CONT['’]?D)\))?$"
 )
+_TITLE_KEY = re.compile(r"(?:episode\s+)?title|(?:episode|ep\.?)\s*#?\d+")
 _WHOLE_BRACKET = re.compile(r"^\[(?P<inner>.*)\]$")
 _WHOLE_PAREN = re.compile(r"^\((?P<inner>[^()]*)\)$")
 
@@ -85,11 +86,7 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
     problems: list[tuple[Location, str]] = []
     yaml_text, first_line, body = split_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
     front = parse_front_matter(yaml_text, path, problems)
-    numbered = (
-        podcastfy_to_labelled(body, first_line)
-        if is_podcastfy("\n".join(body))
-        else [(first_line + i, line) for i, line in enumerate(body)]
-    )
+    json_title, numbered = _numbered(body, first_line, path, problems)
     given = {w: e if isinstance(e, str) else e.model_dump(exclude_none=True) for w, e in front.lexicon.items()}
     lexicon = load_lexicon(path.parent, given, problems, path, yaml_text or "")
     reader = _BodyReader(path, SpeakerBook(front, path, problems, yaml_text), problems, lexicon)
@@ -101,12 +98,32 @@ def parse_leniently(text: str, path: Path) -> tuple[Script, list[tuple[Location,
         problems.append(
             (Location(path, 1, 1), "nothing to say: the script has no spoken lines; add e.g. `ALEX: Hello`")
         )
-    title = front.title or reader.first_title or path.stem.replace("_", " ").replace("-", " ").title()
+    title = front.title or json_title or reader.first_title or path.stem.replace("_", " ").replace("-", " ").title()
     book = reader.speakers
     speakers = book.finish()
     script = Script(path, title, front, speakers, tuple(reader.events), tuple(reader.skipped), yaml_text or "",
                     book.voice_spans(), tuple(w for w, _ in lexicon.entries), lexicon.phonemes)  # fmt: skip
     return script, problems
+
+
+def _numbered(
+    body: list[str], first_line: int, path: Path, problems: list[tuple[Location, str]]
+) -> tuple[str | None, list[tuple[int, str]]]:
+    """The body's lines with their numbers in the file, podcastfy and JSON turns made `SPEAKER: text` lines; and
+    the title a JSON script names."""
+    joined = "\n".join(body)
+    try:
+        found = json_turns(joined)
+    except NotTurns as exc:
+        example = '[{"speaker": "Ana", "text": "Hello"}, ...]'
+        problems.append((Location(path, first_line, 1), f"this JSON is not a script ({exc}); podforge reads JSON "
+                         f"as a list of turns such as {example}, or write the script as `ANA: Hello` lines"))  # fmt: skip
+        return None, []
+    if found is not None:
+        return found[0], [(first_line - 1 + line_no, line) for line_no, line in found[1]]
+    if is_podcastfy(joined):
+        return None, podcastfy_to_labelled(body, first_line)
+    return None, [(first_line + i, line) for i, line in enumerate(body)]
 
 
 class _BodyReader:
@@ -280,6 +297,8 @@ class _BodyReader:
         self.flush()
         if verdict == "metadata":
             self.skipped.append(Skipped("metadata", match[0], Span(line_no, col)))
+            if self.first_title is None and _TITLE_KEY.fullmatch(name.lower()) and text.strip():
+                self.first_title = text.strip().strip('*_"“”')  # "Title: Café Talk", "Episode 12: Vertical Gardens"
             return True
         if verdict == "unknown":
             self.problem(line_no, col, self.speakers.unknown_message(name))
