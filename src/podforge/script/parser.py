@@ -116,8 +116,8 @@ def _numbered(
         found = json_turns(joined)
     except NotTurns as exc:
         example = '[{"speaker": "Ana", "text": "Hello"}, ...]'
-        problems.append((Location(path, first_line, 1), f"this JSON is not a script ({exc}); podforge reads JSON "
-                         f"as a list of turns such as {example}, or write the script as `ANA: Hello` lines"))  # fmt: skip
+        why = f"this JSON is not a script ({exc}); podforge reads JSON as a list of turns such as {example}"
+        problems.append((Location(path, first_line, 1), f"{why}, or write the script as `ANA: Hello` lines"))
         return None, []
     if found is not None:
         return found[0], [(first_line - 1 + line_no, line) for line_no, line in found[1]]
