@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoJob", "check_window", "publish_video", "tag_mp4_cover"]
 
-VIDEO_VERSION = "5"  # bump when frames change for the same inputs: cached MP4s are keyed on it
+VIDEO_VERSION = "6"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from ..align import text_words
 from ..script.speech_text import to_display, to_speech
 from ..timeline import SpeechSegment, Timeline, WordTiming
 from ._draw import RGB, WHITE, Box, Frame, Layer, Patch, fit_font, font, hex_rgb
-from .layouts import Frames, caption_box_height, frame_span, speech
+from .layouts import Frames, caption_box_height, speech
 
 LINE_CHARS = 42
 MAX_LINES = 2
@@ -162,6 +162,17 @@ def _mark_words(samples: Frames, times: WordTimes, token: Frames, span: slice, b
             token[span][a:b] = k
 
 
+def _frames_in(samples: Frames, start: int, end: int, duration: int) -> slice:
+    """From the frame ``start`` falls in to the one before the frame ``end`` falls in (through the last frame
+    when ``end`` is the episode's end): each frame shows the page that is up at its last sample.
+
+    A video chunk is cut at the frame a line starts in (``chunks.chunk_plan``); by this rule that frame shows
+    the new line's page, not the previous line's last one, so a chunk never depends on the text before it."""
+    first = int(np.searchsorted(samples, start, side="right")) - 1
+    stop = len(samples) if end >= duration else int(np.searchsorted(samples, end, side="right")) - 1
+    return slice(max(first, 0), max(stop, 0))
+
+
 def caption_track(timeline: Timeline, samples: Frames) -> CaptionTrack:
     rate = timeline.sample_rate
     lines = speech(timeline)
@@ -175,11 +186,11 @@ def caption_track(timeline: Timeline, samples: Frames) -> CaptionTrack:
         info = timeline.speakers.get(seg.speaker)
         color = hex_rgb(info.color) if info else WHITE
         for p in pages_for(seg, times, color, until):
-            shown = frame_span(samples, p.start, p.end)
+            shown = _frames_in(samples, p.start, p.end, timeline.duration)
             page[shown] = len(pages)
             token[shown] = -1
             pages.append(p)
-        span = frame_span(samples, seg.start, until)
+        span = _frames_in(samples, seg.start, until, timeline.duration)
         _mark_words(samples, times, token, span, round(BRIDGE_SECONDS * rate))
     return CaptionTrack(tuple(pages), page, token)
 
