@@ -36,6 +36,10 @@ _MARGIN_DB = 0.1
 _AIM_LU = 0.05
 _MAX_PASSES = 6  # 1-2 for speech and music; more only for pathological peak-to-loudness
 _MAX_STEP_DB = 12.0
+# The static gain is rounded to this grid: an edit moves the episode's loudness by a hair, and a gain that followed
+# it would change every mastered sample, so the MP3 and AAC could not keep the encoded stretch before the edit
+# (``audio/splice.py``). Costs at most half a step of loudness (0.05 LU) on top of _AIM_LU.
+GAIN_STEP_DB = 0.1
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,12 @@ def _solve_gain(an: _Analysis, target: float, ceiling: float) -> _Pass:
     return best[1]
 
 
+def _on_grid(an: _Analysis, best: _Pass, ceiling: float) -> _Pass:
+    """``best`` with its gain rounded to GAIN_STEP_DB (tried again if that moved it)."""
+    gain_db = round(best.gain_db / GAIN_STEP_DB) * GAIN_STEP_DB
+    return best if gain_db == best.gain_db else _try_gain(an, gain_db, ceiling)
+
+
 def _gain_chunk(x: Audio, start: int, gain: float, att: Window | None) -> Audio:
     if att is None:
         return x * np.float32(gain)
@@ -242,7 +252,7 @@ def _master(
         peak = _to_db(true_peak_linear(x, an.bounds))
         return MasterLevels(an.lufs_in, an.lufs_in, peak, 0.0)
     ceiling = 10.0 ** ((limit_dbtp - _MARGIN_DB) / 20.0)
-    best = _solve_gain(an, target_lufs, ceiling)
+    best = _on_grid(an, _solve_gain(an, target_lufs, ceiling), ceiling)
     gain_db, gain = best.gain_db, 10.0 ** (best.gain_db / 20.0)
     # the best pass's curve made once more: the envelope refined since then is the same wherever it limits
     att = Window(iter(an.pieces(gain, ceiling)), env.frames) if best.limited else None

@@ -37,7 +37,9 @@ RAMP_SECONDS = 0.4
 BRIDGE_SECONDS = 1.2
 CONTROL_RATE = 100
 BED_LEVEL_STEP_LU = 1.0  # beds follow the voices' loudness in whole LU (see _Beds.of)
-MIX_VERSION = "2"  # bump when the mix of the same timeline changes: a mastered episode in the cache is keyed on it
+# Bump when the mix or the master of the same timeline changes (3: the master's gain on a 0.1 dB grid): a
+# mastered episode in the cache is keyed on it.
+MIX_VERSION = "3"
 
 
 @dataclass(frozen=True)
