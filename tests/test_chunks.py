@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from media import top_level_boxes
+from podforge.audio.export import decode_audio
+from podforge.audio.splice import BLOCK
 from podforge.cache import ContentCache
 from podforge.chunks import (
     Chunk,
@@ -161,6 +163,27 @@ def test_an_edit_redraws_only_the_chunks_it_changes(renders) -> None:
     touched = [c for c in chunk_plan(after, 25) if c.start < stop and c.end > first]
     assert len(touched) == 1 and video["chunk_cache_misses"] == 1
     assert video["chunk_cache_hits"] == video["chunks"] - 1 >= 2
+
+
+def test_an_edit_reencodes_only_the_audio_after_it(renders) -> None:
+    """The MP3 and the AAC track copy the previous render's packets up to the edited line and encode the rest;
+    both still hold exactly the episode's audio."""
+    folder, cold, edit = renders
+    after = Timeline.from_json((folder / "out" / "episode.timeline.json").read_text())
+    edited = after.of_kind(SpeechSegment)[1]
+    before_edit, rest = edited.start / 48_000, (after.duration - edited.start) / 48_000
+    past = (after.duration - edited.end) / 48_000  # the line's first words may sound as before: from its end, surely
+    assert stage(cold, "publish")["mp3_packets_reused"] == 0 and stage(cold, "video")["aac_packets_reused"] == 0
+    for name, where, frame in (("mp3", "publish", 1152), ("aac", "video", 1024)):
+        record = stage(edit, where)
+        slack = (BLOCK + 16 * frame) / 48_000  # a block's hash, the margin and the priming frames
+        assert record[f"{name}_packets_reused"] * frame / 48_000 > before_edit - slack
+        assert past < record[f"{name}_encoded_seconds"] < rest + slack
+    assert decode_audio(folder / "out" / "episode.mp3").shape[0] == after.duration
+    with av.open(str(folder / "out" / "episode.mp4")) as mp4:
+        sound = mp4.streams.audio[0]
+        decoded = sum(frame.samples for frame in mp4.decode(sound))
+    assert after.duration <= decoded < after.duration + 2048  # AAC ends on a whole frame
 
 
 def test_chunk_keys_survive_a_shift_by_whole_frames(renders, tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ def test_failed_render_keeps_what_the_user_had(write_script, fake_config, run_cl
     def broken(*args, **kwargs):
         raise RuntimeError("encoder exploded")
 
-    monkeypatch.setattr("podforge._mp3worker.write_mp3", broken)
+    monkeypatch.setattr("podforge._mp3worker.encode_mp3", broken)
     code, _, err = run_cli("render", write_script(SCRIPT), "-o", out, "--audio-only", "-c", fake_config)
     assert code == 1 and err.startswith("error: ") and "Traceback" not in err
     assert (out / "episode.mp3").read_bytes() == b"the user's old episode"

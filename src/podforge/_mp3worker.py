@@ -14,7 +14,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from .audio.export import Chapter, Tags, write_mp3
+from .audio.export import Chapter, Tags, encode_mp3
+from .audio.splice import Previous, Spliced
 from .audio.stream import RawAudio
 from .errors import EncodeError, PodforgeError
 
@@ -30,12 +31,14 @@ class _Mp3:
     chapters: tuple[Chapter, ...]
     cover_jpeg: bytes
     then: Callable[[], object] | None  # picklable: runs where the MP3 was written, right after
+    previous: Previous | None = None  # an earlier encode whose packets before the edit are copied
 
-    def write(self) -> None:
-        write_mp3(self.dest, self.audio, self.audio.rate, bitrate=self.bitrate, tags=self.tags,
-                  chapters=self.chapters, cover_jpeg=self.cover_jpeg)  # fmt: skip
+    def write(self) -> Spliced:
+        spliced = encode_mp3(self.dest, self.audio, bitrate=self.bitrate, tags=self.tags, chapters=self.chapters,
+                             cover_jpeg=self.cover_jpeg, previous=self.previous)  # fmt: skip
         if self.then is not None:
             self.then()
+        return spliced
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class PendingMp3:
     dest: Path
     process: BaseProcess | None = None
     receive: Connection | None = None
+    done: Spliced | None = None  # what an MP3 written in this process copied and encoded
 
-    def finish(self) -> None:
+    def finish(self) -> Spliced | None:
+        """What the encode copied and encoded (None: no worker and nothing recorded)."""
         if self.process is None or self.receive is None:
-            return
+            return self.done
         try:
             message = self.receive.recv()
         except EOFError:  # killed (out of memory?) before it could say anything
@@ -57,8 +62,9 @@ class PendingMp3:
         finally:
             self.receive.close()
         self.process.join()
-        if message is not None:
+        if isinstance(message, str):
             raise EncodeError(message)
+        return message if isinstance(message, Spliced) else None
 
     def abandon(self) -> None:
         if self.process is not None and self.process.is_alive():
@@ -68,14 +74,13 @@ class PendingMp3:
 
 def start_mp3(
     dest: Path, audio: RawAudio, *, bitrate: int, tags: Tags, chapters: Sequence[Chapter] = (), cover_jpeg: bytes = b"",
-    worker: bool | None = None, then: Callable[[], object] | None = None,
+    worker: bool | None = None, then: Callable[[], object] | None = None, previous: Previous | None = None,
 ) -> PendingMp3:  # fmt: skip
     """Write ``audio`` as MP3 at ``dest`` (``write_mp3``), then call ``then``, in a worker process when ``worker``
     (by default, when the episode is at least MIN_WORKER_SECONDS long); the handle must be finished or abandoned."""
-    job = _Mp3(dest, audio, bitrate, tags, tuple(chapters), cover_jpeg, then)
+    job = _Mp3(dest, audio, bitrate, tags, tuple(chapters), cover_jpeg, then, previous)
     if not (audio.frames >= MIN_WORKER_SECONDS * audio.rate if worker is None else worker):
-        job.write()
-        return PendingMp3(dest)
+        return PendingMp3(dest, done=job.write())
     context = multiprocessing.get_context("forkserver")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_work, args=(send, job), daemon=True, name="podforge-mp3")
@@ -86,12 +91,12 @@ def start_mp3(
 
 def _work(send: Connection, job: _Mp3) -> None:
     try:
-        job.write()
+        spliced = job.write()
     except PodforgeError as exc:
         send.send(str(exc))
     except Exception as exc:  # anything else still comes back as one line, not as a dead pipe
         send.send(f"{job.dest}: cannot write MP3 ({type(exc).__name__}: {exc}); render again")
     else:
-        send.send(None)
+        send.send(spliced)
     finally:
         send.close()

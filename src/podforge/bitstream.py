@@ -26,6 +26,7 @@ from av.video.stream import VideoStream
 
 from ._atomic import atomic_path
 from ._yuv import Drawn, YuvFrames
+from .audio.splice import Previous, Spliced, encode_spliced
 from .audio.stream import AudioReader, as_reader
 from .encode import _AV_ERRORS, AUDIO_RATE, VideoSettings, _add_audio, _add_video, _check_audio
 from .errors import EncodeError
@@ -72,26 +73,29 @@ def encode_chunk(
 
 def encode_audio_track(
     path: str | os.PathLike[str], settings: VideoSettings, audio: npt.NDArray[np.float32] | AudioReader,
-    audio_rate: int = AUDIO_RATE,
-) -> None:  # fmt: skip
+    audio_rate: int = AUDIO_RATE, previous: Previous | None = None,
+) -> Spliced:  # fmt: skip
     """The episode's AAC track alone (an audio-only MP4), made while the chunks are drawn elsewhere; ``audio`` is
-    (n, 2) stereo or a reader of it, read ten seconds at a time."""
+    (n, 2) stereo or a reader of it, read ten seconds at a time. With ``previous`` (an earlier track of the same
+    settings and where the audio changed), its packets before the change are copied (``audio/splice.py``)."""
     dest = Path(path)
     reader = as_reader(audio if not isinstance(audio, np.ndarray) else _check_audio(dest, audio), audio_rate)
     if reader.channels != 2 or reader.frames == 0:
         raise EncodeError(f"{dest}: audio must be stereo with at least one sample; got {reader.channels} channels, "
                           f"{reader.frames} frames")  # fmt: skip
+
+    def frame_at(start: int, stop: int, pts: int) -> av.AudioFrame:
+        part = np.ascontiguousarray(reader.read(start, stop))
+        frame = av.AudioFrame.from_ndarray(part.reshape(1, -1), format="flt", layout="stereo")
+        frame.sample_rate, frame.time_base, frame.pts = audio_rate, Fraction(1, audio_rate), pts
+        return frame
+
     with atomic_path(dest) as tmp, _wrapped(dest, "encoding the AAC track"):
         container = av.open(str(tmp), mode="w", format="mp4")
         try:
-            sound = _add_audio(container, settings)
-            block = audio_rate * 10  # ten seconds at a time: no second copy of the whole episode
-            for start in range(0, reader.frames, block):
-                part = np.ascontiguousarray(reader.read(start, start + block))
-                frame = av.AudioFrame.from_ndarray(part.reshape(1, -1), format="flt", layout="stereo")
-                frame.sample_rate, frame.time_base, frame.pts = audio_rate, Fraction(1, audio_rate), start
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode(None))
+            # ten seconds at a time: no second copy of the whole episode
+            return encode_spliced(container, _add_audio(container, settings), reader.frames, frame_at,
+                                  audio_rate * 10, previous)  # fmt: skip
         finally:
             container.close()
 

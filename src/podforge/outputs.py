@@ -17,6 +17,7 @@ from .artwork import embedded_cover
 from .audio.export import Chapter, Tags, write_wav
 from .audio.master import Meter, master_stream
 from .audio.mix import MIX_VERSION, MixSources, mix_to_file
+from .audio.splice import Previous, block_hashes, first_change
 from .audio.stream import AudioReader, LazyAudio, NpyAudio, RawAudio, write_int16_npy
 from .cache import ContentCache, content_key
 from .config import RenderConfig, VideoConfig
@@ -25,6 +26,7 @@ from .timeline import ChapterSegment, MusicSegment, SfxSegment, SpeechSegment, T
 from .transcripts import ChapterMark, Cue, chapters_json, srt_text, vtt_text
 
 MASTER_KIND = "masters"
+LINEAGE_KIND = "audio-lineage"  # per script and output settings: the last encoded episode and its block hashes
 PACKAGES = ("podforge", "hibari-tts", "piper-tts", "av", "numpy", "pyloudnorm", "mutagen", "pocketsphinx")
 
 
@@ -180,12 +182,16 @@ class AudioResult:
     mixed: AudioReader
     pending: PendingMp3 | None = field(default=None, repr=False)
     store: EpisodeStore | None = field(default=None, repr=False)
+    previous: PreviousEpisode | None = None  # the same script's last encoded episode, where the audio parts
 
-    def finish(self) -> None:
-        """Wait for the MP3 (and its cache entry); raises EncodeError if the MP3 failed."""
+    def finish(self) -> dict[str, float | int]:
+        """Wait for the MP3 (and its cache entry); raises EncodeError if the MP3 failed. Returns what its encode
+        copied from the previous episode's MP3 and encoded afresh (for the metrics; empty when it was cached)."""
         if self.pending is not None and self.store is not None:
-            self.pending.finish()
+            spliced = self.pending.finish()
             self.store.pin()
+            return spliced.record("mp3", self.mastered.rate) if spliced else {}
+        return {}
 
     def abandon(self) -> None:
         """Stop the MP3 encode of a render that failed elsewhere."""
@@ -230,8 +236,39 @@ def publish_audio(
         cache.put_file(MASTER_KIND, key, ".npy", folder / ".master.npy")
         (folder / ".master.npy").unlink()
     store = EpisodeStore(cache, key, {suffix: written[kind] for kind, suffix in suffixes.items()}, levels)
-    pending = _encode(job, written, mastered, store, background)
-    return AudioResult(written, {**levels, "cached": False}, key, mastered, raw, pending, store)
+    previous = previous_episode(cache, job, key, mastered)
+    mp3 = previous.file(cache, EPISODE_KIND, previous.key, ".mp3", folder / ".previous.mp3") if previous else None
+    pending = _encode(job, written, mastered, store, background, mp3)
+    return AudioResult(written, {**levels, "cached": False}, key, mastered, raw, pending, store, previous)
+
+
+@dataclass(frozen=True)
+class PreviousEpisode:
+    """The episode this script's last render encoded (its key) and the first audio frame where this one differs."""
+
+    key: str
+    changed: int
+
+    def file(self, cache: ContentCache, kind: str, key: str, suffix: str, dest: Path) -> Previous | None:
+        """Its encode cached under ``kind``/``key`` copied to ``dest``, to splice from; None when gone."""
+        return Previous(dest, self.changed) if cache.copy_to(kind, key, suffix, dest) else None
+
+
+def previous_episode(cache: ContentCache, job: AudioJob, key: str, mastered: AudioReader) -> PreviousEpisode | None:
+    """The last episode encoded from this script with these output settings, if its audio shares a start with
+    ``mastered``; records this one (``key``) as the last. A broken record only means encoding it all."""
+    lineage = content_key(kind=LINEAGE_KIND, script=str(job.script.path.resolve()),
+                          output=job.config.output.model_dump(mode="json"), versions=versions())  # fmt: skip
+    hashes = block_hashes(mastered)
+    text = cache.get_text(LINEAGE_KIND, lineage, ".json")
+    cache.put_text(LINEAGE_KIND, lineage, ".json", json.dumps({"key": key, "frames": mastered.frames,
+                                                                "hashes": hashes}))  # fmt: skip
+    try:
+        last = json.loads(text) if text else None
+        changed = first_change(last["hashes"], int(last["frames"]), hashes, mastered.frames) if last else 0
+    except (ValueError, KeyError, TypeError):
+        return None
+    return PreviousEpisode(str(last["key"]), changed) if last and changed > 0 and last["key"] != key else None
 
 
 def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, mixed: AudioReader) -> AudioReader:
@@ -245,8 +282,9 @@ def _cached_master(cache: ContentCache, key: str, job: AudioJob, folder: Path, m
 
 
 def _encode(
-    job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: EpisodeStore, background: bool
-) -> PendingMp3:
+    job: AudioJob, written: dict[str, Path], mastered: RawAudio, store: EpisodeStore, background: bool,
+    previous: Previous | None,
+) -> PendingMp3:  # fmt: skip
     """Write the WAV, then start the MP3 (in a worker for long episodes), which stores the episode when done."""
     out, rate = job.config.output, job.timeline.sample_rate
     chapters = [Chapter(c.title, c.start, c.end) for c in episode_chapters(job.timeline)]
@@ -254,7 +292,7 @@ def _encode(
     if "wav" in written:
         write_wav(written["wav"], mastered, rate)
     return start_mp3(written["mp3"], mastered, bitrate=out.mp3_bitrate, tags=job.tags(), chapters=chapters,
-                     cover_jpeg=cover, then=store, worker=None if background else False)  # fmt: skip
+                     cover_jpeg=cover, then=store, worker=None if background else False, previous=previous)  # fmt: skip
 
 
 def publish_texts(folder: Path, stem: str, script: Script, timeline: Timeline, video: VideoConfig) -> dict[str, Path]:

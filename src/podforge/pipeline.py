@@ -284,13 +284,15 @@ def _publish(
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
                                      devices.encoder, talking, window=options.preview, mixed=audio.mixed,
                                      workers=job.config.workers, executor=executor or options.chunk_pool,
-                                     early=early[0] if early and executor is None else None)  # fmt: skip
+                                     early=early[0] if early and executor is None else None,
+                                     previous_audio=audio.previous)  # fmt: skip
                 progress = lambda done, total: on_progress(ProgressEvent("video", done, total))  # noqa: E731
                 for key, value in publish_video(staged["mp4"], video_job, cache, progress).items():
                     stage.set(key, value)
-        with recorder.stage("publish"):
+        with recorder.stage("publish") as stage:
             staged.update(publish_texts(staging, stem, script, timeline, job.config.video))
-            audio.finish()  # the MP3, encoded meanwhile in a worker
+            for key, value in audio.finish().items():  # the MP3, encoded meanwhile in a worker
+                stage.set(key, value)
         metrics = recorder.to_dict(
             script.title, timeline.seconds, options=_options_record(options), versions=versions(),
             gpu=devices.record(),

@@ -37,9 +37,9 @@ from .chunks import (
     with_audio,
 )
 from .config import VideoConfig
-from .encode import EncoderChoice, VideoWriter, select_encoder
+from .encode import EncoderChoice, VideoSettings, VideoWriter, select_encoder
 from .errors import EncodeError
-from .outputs import file_digest
+from .outputs import PreviousEpisode, file_digest
 from .preview import check_window
 from .timeline import Timeline
 
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["VideoJob", "check_window", "publish_video", "tag_mp4_cover"]
 
 VIDEO_VERSION = "6"  # bump when frames change for the same inputs: cached MP4s are keyed on it
+TRACK_KIND = "aac-tracks"  # the episode's AAC track, per mastered audio: an edit re-encodes only its end
+TRACK_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class VideoJob:
     workers: int = 0  # chunk workers; 0 = one per core
     executor: Executor | None = None  # what runs the chunks; None = a local process pool
     early: EarlyDraws | None = None  # chunks ``draw_early`` started while the audio was mastered
+    previous_audio: PreviousEpisode | None = None  # the script's last encoded episode: its AAC's start is reused
 
     def static_key(self, encoder: str) -> str:
         """Everything a chunk's frames depend on besides its own window and audio."""
@@ -198,16 +201,16 @@ def _encode(
     spec, plan, mono, tasks = prepared.spec, prepared.plan, prepared.mono, prepared.tasks
     with tempfile.TemporaryDirectory(prefix="podforge-join-") as tmp:
         parts = [Path(tmp) / f"{task.chunk.index}.mp4" for task in tasks]
-        frames, missing = _draw_and_join(path, job, spec, tasks, plan, mono, parts, cache, on_frames)
+        frames, missing, track = _draw_and_join(path, job, spec, tasks, plan, mono, parts, cache, on_frames)
     hits, early = len(tasks) - missing, len(job.early.tasks) if job.early else 0
     return {"frames": frames, "chunks": len(tasks), "chunk_cache_hits": hits, "chunk_cache_misses": missing,
-            "chunks_drawn_early": early}  # fmt: skip
+            "chunks_drawn_early": early, **track}  # fmt: skip
 
 
 def _draw_and_join(
     path: Path, job: VideoJob, spec: ChunkSpec, tasks: list[ChunkTask], plan: FramePlan, mono: MonoSlices,
     parts: list[Path], cache: ContentCache, on_frames: Callable[[int, int], None],
-) -> tuple[int, int]:  # fmt: skip
+) -> tuple[int, int, dict[str, Any]]:  # fmt: skip
     """Cached chunks copied out verified (a damaged one is drawn again), the others drawn from their windows of
     the frame plan and their slices of ``mono`` (the mix, read by slices), or collected from ``job.early``; then
     the join."""
@@ -226,7 +229,7 @@ def _draw_and_join(
         early = job.early.drawn if job.early is not None else iter(())
         try:
             track = parts[0].parent / "audio.mp4"
-            encode_audio_track(track, settings, mastered, rate)  # meanwhile, in this otherwise idle process
+            record = _audio_track(track, job, settings, cache)  # meanwhile, in this otherwise idle process
             for task, _ in zip([*started, *missing], itertools.chain(early, drawn), strict=True):
                 done += task.chunk.frames
                 on_frames(done, total)
@@ -239,7 +242,27 @@ def _draw_and_join(
         cache.pin(CHUNK_KIND, task.key, ".mp4")  # written by a worker: this render's eviction must keep it
         if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", parts[task.chunk.index]):
             raise EncodeError("a video chunk vanished from the cache during the render; render again")
-    return join_chunks(path, settings, parts, track, needed), len(missing)
+    return join_chunks(path, settings, parts, track, needed), len(missing), record
+
+
+def _audio_track(dest: Path, job: VideoJob, settings: VideoSettings, cache: ContentCache) -> dict[str, Any]:
+    """The AAC track: cached under the episode's audio, or encoded, copying the start of the previous episode's
+    track up to where the audio changed (an edit in the middle re-encodes half of it)."""
+    rate = job.timeline.sample_rate
+    assert job.mastered is not None
+    if cache.copy_to(TRACK_KIND, _track_key(job.audio_key, settings), ".mp4", dest):
+        return {"aac_cached": True}
+    earlier, previous = job.previous_audio, None
+    if earlier is not None:
+        key = _track_key(earlier.key, settings)
+        previous = earlier.file(cache, TRACK_KIND, key, ".mp4", dest.with_name("previous.mp4"))
+    spliced = encode_audio_track(dest, settings, job.mastered, rate, previous=previous)
+    cache.put_file(TRACK_KIND, _track_key(job.audio_key, settings), ".mp4", dest)
+    return {"aac_cached": False, **spliced.record("aac", rate)}
+
+
+def _track_key(audio_key: str, settings: VideoSettings) -> str:
+    return content_key(kind=TRACK_KIND, audio=audio_key, bitrate=settings.audio_bitrate, version=TRACK_VERSION)
 
 
 def _encode_window(

@@ -36,6 +36,7 @@ from mutagen.id3 import (
 from podforge._atomic import atomic_path
 from podforge.errors import EncodeError, MediaError
 
+from .splice import Previous, Spliced, encode_spliced
 from .stream import AudioReader, as_reader, blocks
 
 Audio = npt.NDArray[np.float32]
@@ -90,9 +91,13 @@ def _reader(samples: npt.ArrayLike | AudioReader, sample_rate: int) -> AudioRead
 def _planar_blocks(reader: AudioReader, dest: Path, size: int) -> Iterator[tuple[int, Audio]]:
     """(first frame, (channels, n) float32) blocks, checked for what encoders choke on."""
     for start, block in blocks(reader, size):
-        if not np.isfinite(block).all():
-            raise EncodeError(f"{dest}: audio contains NaN or infinite samples; the mix upstream is broken")
-        yield start, np.ascontiguousarray(block.T)
+        yield start, _planar(block, dest)
+
+
+def _planar(block: Audio, dest: Path) -> Audio:
+    if not np.isfinite(block).all():
+        raise EncodeError(f"{dest}: audio contains NaN or infinite samples; the mix upstream is broken")
+    return np.ascontiguousarray(block.T)
 
 
 def _check_mp3_settings(dest: Path, sample_rate: int, bitrate: int) -> None:
@@ -120,21 +125,24 @@ def _check_chapters(dest: Path, chapters: Sequence[Chapter]) -> None:
         previous_start = ch.start_seconds
 
 
-def _encode_mp3(tmp: Path, dest: Path, reader: AudioReader, bitrate: int) -> None:
+def _encode_mp3(tmp: Path, dest: Path, reader: AudioReader, bitrate: int, previous: Previous | None) -> Spliced:
     layout, sample_rate = "mono" if reader.channels == 1 else "stereo", reader.rate
     unscale = np.float32(1.0 / _LAME_SCALE.get(bitrate // 1000, 0.95))
+
+    def frame_at(start: int, stop: int, pts: int) -> av.AudioFrame:
+        planar = _planar(reader.read(start, stop), dest)
+        frame = av.AudioFrame.from_ndarray(planar * unscale, format="fltp", layout=layout)
+        frame.sample_rate, frame.pts = sample_rate, pts
+        return frame
+
     with av.open(str(tmp), mode="w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=sample_rate, layout=layout)
         stream.bit_rate = bitrate  # a bit rate without VBR options makes LAME encode CBR
         stream.codec_context.format = "fltp"  # LAME works in float: no conversion on the way
-        # LAME's -q 5: about a third faster than its default -q 3, inaudible at podcast bit rates.
-        stream.codec_context.options = {"compression_level": str(_LAME_QUALITY)}
-        for start, planar in _planar_blocks(reader, dest, _PUSH_SAMPLES):
-            frame = av.AudioFrame.from_ndarray(planar * unscale, format="fltp", layout=layout)
-            frame.sample_rate = sample_rate
-            frame.pts = start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        # LAME's -q 5: about a third faster than its default -q 3, inaudible at podcast bit rates. No bit
+        # reservoir: every frame holds its own bits, so an edit's re-encode can be spliced in (splice.py).
+        stream.codec_context.options = {"compression_level": str(_LAME_QUALITY), "reservoir": "0"}
+        return encode_spliced(container, stream, reader.frames, frame_at, _PUSH_SAMPLES, previous)
 
 
 def _tag_frames(tags: Tags) -> list[Frame]:
@@ -197,17 +205,27 @@ def write_mp3(
     Writes atomically; raises EncodeError, leaving any existing file at ``path`` as it was, when anything fails.
     """
     dest = Path(path)
-    reader = _reader(samples, sample_rate)
-    _check_mp3_settings(dest, sample_rate, bitrate)
+    encode_mp3(dest, _reader(samples, sample_rate), bitrate=bitrate, tags=tags, chapters=chapters,
+               cover_jpeg=cover_jpeg)  # fmt: skip
+    return dest
+
+
+def encode_mp3(
+    dest: Path, reader: AudioReader, *, bitrate: int, tags: Tags | None = None, chapters: Sequence[Chapter] = (),
+    cover_jpeg: bytes = b"", previous: Previous | None = None,
+) -> Spliced:  # fmt: skip
+    """``write_mp3`` of a reader, copying the packets of ``previous`` (an earlier encode of the same settings)
+    before the point where the audio changed (``splice.py``); says how much it copied and encoded."""
+    _check_mp3_settings(dest, reader.rate, bitrate)
     _check_chapters(dest, chapters)
     try:
         with atomic_path(dest) as tmp:
-            _encode_mp3(tmp, dest, reader, bitrate)
+            spliced = _encode_mp3(tmp, dest, reader, bitrate, previous)
             if tags or chapters or cover_jpeg:
                 _write_id3(tmp, tags, chapters, cover_jpeg)
     except (av.FFmpegError, OSError, ValueError, MutagenError) as exc:
         raise EncodeError(f"{dest}: cannot write MP3 ({exc}); {_ENCODE_HINT}") from exc
-    return dest
+    return spliced
 
 
 def write_wav(path: PathLike, samples: npt.ArrayLike | AudioReader, sample_rate: int) -> Path:
