@@ -42,6 +42,7 @@ class Run:
     rss_mb: float
     stages: dict[str, float]
     video: dict[str, object] = field(default_factory=dict)
+    publish: dict[str, object] = field(default_factory=dict)
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -73,7 +74,8 @@ def render(script: Path, out: Path, cache: Path, audio_only: bool) -> Run:
     metrics = json.loads((out / f"{script.stem}.metrics.json").read_text())
     stages = {s["name"]: s["wall_seconds"] for s in metrics["stages"]}
     video = next((s for s in metrics["stages"] if s["name"] == "video"), {})
-    return Run(wall, metrics["audio_seconds"], peak / 2**20, stages, video)
+    publish = next((s for s in metrics["stages"] if s["name"] == "publish"), {})
+    return Run(wall, metrics["audio_seconds"], peak / 2**20, stages, video, publish)
 
 
 def edited(text: str) -> str:
@@ -115,6 +117,10 @@ def row(kind: str, minutes: float, label: str, run: Run, cold: Run, floor: float
     chunks = ""
     if run.video.get("chunks"):
         chunks = f"{run.video.get('chunk_cache_misses')}/{run.video.get('chunks')}"
+    # Seconds of audio encoded afresh (the rest copied from the previous render's MP3 and AAC)
+    encoded = [f"{name} {where[f'{name}_encoded_seconds']:.0f} s" for name, where in (("mp3", run.publish),
+               ("aac", run.video)) if f"{name}_encoded_seconds" in where]  # fmt: skip
+    chunks += f" (encoded: {', '.join(encoded)})" if encoded and label != "cold" else ""
     ratio = f"{run.wall / floor:.2f}" if floor else "-"
     return (f"| {CASES[kind]} | {minutes:g} | {label} | {run.wall:.1f} | {run.wall / run.audio:.3f} | "
             f"{run.wall / cold.wall:.0%} | {ratio} | {run.rss_mb:.0f} | {chunks} | {shares} |")  # fmt: skip
@@ -127,7 +133,8 @@ HEAD = [
     "(hibari + piper voices), 1280x720 25 fps, captions and the spectrum visualiser on. RTF = wall / audio",
     "seconds; *vs encode* = wall / the time VideoWriter takes to encode as many ready-made frames (timed on up to",
     "1500 and scaled); *peak RSS* = the render's whole process tree (chunk workers and synthesis lanes",
-    "included), sampled every 0.1 s; *chunks drawn* = chunks drawn and encoded / all chunks. Each section is one",
+    "included), sampled every 0.1 s; *chunks drawn* = chunks drawn and encoded / all chunks (and after an edit the",
+    "seconds of MP3 and AAC encoded afresh, the rest copied from the previous render). Each section is one",
     "`run_all.py --label LABEL` run: `before` renders with the code before chunking (`--src` of that commit).",
 ]
 

@@ -126,3 +126,12 @@ def test_a_spliced_aac_track_decodes_like_a_single_pass_of_the_edited_audio(audi
     error = np.abs(got - edited).max(axis=1)
     far = np.abs(np.arange(len(x)) - seam) > 4000
     assert error[seam - 2000 : seam + 2000].max() <= 1.5 * error.max(initial=0, where=far)
+
+
+def test_an_unreadable_previous_file_means_encoding_it_all(audio, tmp_path: Path) -> None:
+    x, _ = audio
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"not an mp3 at all " * 500)
+    spliced = encode_mp3(tmp_path / "out.mp3", as_reader(x, RATE), bitrate=192_000, previous=Previous(junk, 10 * RATE))
+    assert spliced.reused_packets == 0 and spliced.encoded_frames == len(x)
+    assert decode_audio(tmp_path / "out.mp3").shape == x.shape

@@ -115,8 +115,12 @@ def _encoded(stream: AudioStream, frames: int, frame_at: FrameAt, push: int, sta
 
 
 def _packets(path: Path) -> int:
-    with av.open(str(path)) as source:
-        return sum(1 for packet in source.demux(audio=0) if packet.size)
+    """How many audio packets ``path`` holds; 0 when it cannot be read (then everything is encoded afresh)."""
+    try:
+        with av.open(str(path)) as source:
+            return sum(1 for packet in source.demux(audio=0) if packet.size)
+    except (av.FFmpegError, OSError, ValueError):
+        return 0
 
 
 def _copy(
