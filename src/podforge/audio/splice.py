@@ -9,7 +9,9 @@ PRIMING_FRAMES earlier on the same frame grid, dropping the packets it makes the
 silence and would decode wrong, but by the first kept one it has seen the same audio the earlier encoder saw,
 and the decoder's overlap from the last copied packet fits (LAME's packets after two priming frames were measured
 bit-identical to a single pass). An MP3 frame may borrow bytes from the frames before it (the bit reservoir),
-which dropped priming packets would break: the MP3 is always encoded without it (``export._encode_mp3``).
+which dropped priming packets would break: the fresh encoder runs without it (``export._encode_mp3``). A whole
+encode keeps it, for its quality; the copied packets need nothing after them (a frame borrows only backwards),
+and the first fresh packet borrows nothing.
 Packets are re-timed in order, so the timestamps run on without a seam, and the muxer writes the encoder delay
 (from the first packet, copied) and the end padding (from the last, fresh) as a single pass would.
 """
