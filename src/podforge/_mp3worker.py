@@ -8,12 +8,14 @@ it only before placing the files. Short episodes encode in this process: a worke
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from ._lifeline import hold
 from .audio.export import Chapter, Tags, encode_mp3
 from .audio.splice import Previous, Spliced
 from .audio.stream import RawAudio
@@ -83,13 +85,14 @@ def start_mp3(
         return PendingMp3(dest, done=job.write())
     context = multiprocessing.get_context("forkserver")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_work, args=(send, job), daemon=True, name="podforge-mp3")
+    process = context.Process(target=_work, args=(send, job, os.getpid()), daemon=True, name="podforge-mp3")
     process.start()
     send.close()  # the worker holds the only sending end: its death reads as EOF here
     return PendingMp3(dest, process, receive)
 
 
-def _work(send: Connection, job: _Mp3) -> None:
+def _work(send: Connection, job: _Mp3, render: int) -> None:
+    hold(render)  # a killed render leaves no encoder behind
     try:
         spliced = job.write()
     except PodforgeError as exc:

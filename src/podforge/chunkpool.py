@@ -27,11 +27,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _warm(workers: int) -> None:
+def _warm(workers: int, render: int) -> None:
     """Runs once in each worker as it starts: the imports every chunk needs, paid before the first chunk, and
-    the encoder's share of the cores (``encode.share_cores``, as the one-render pool does)."""
+    the encoder's share of the cores (``encode.share_cores``, as the one-render pool does); it ends with the
+    process that holds the pool (``_lifeline``)."""
+    from podforge._lifeline import hold
     from podforge.encode import share_cores
 
+    hold(render)
     share_cores(workers)
     import podforge.bitstream
     import podforge.chunks
@@ -103,7 +106,7 @@ class WarmPool:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_warm, initargs=(self.workers,)
+                self.workers, mp_context=context, initializer=_warm, initargs=(self.workers, os.getpid())
             )
             for _ in range(self.workers):  # a pool starts a process per submitted call, up to its size
                 self._pool.submit(_ready)

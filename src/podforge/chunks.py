@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ._lifeline import hold
 from ._yuv import Drawn
 from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
@@ -293,6 +294,11 @@ class InlineExecutor:
         return map(fn, items)
 
 
+def _start(workers: int, render: int) -> None:
+    hold(render)  # a killed render leaves no workers behind
+    share_cores(workers)
+
+
 @contextmanager
 def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
     """A process pool sized to the cores (or ``workers``), or inline when one process is enough."""
@@ -301,5 +307,5 @@ def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
         yield InlineExecutor()
         return
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(count, mp_context=context, initializer=share_cores, initargs=(count,)) as pool:
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_start, initargs=(count, os.getpid())) as pool:
         yield BoundedPool(pool, 2 * count)

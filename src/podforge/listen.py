@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._lifeline import hold
 from ._workers import BATCH
 from .align import ALIGN_RATE, _dict_key, _mono, text_words
 from .audio.dsp import resample
@@ -181,7 +182,8 @@ class Listening:
             items = list(self._todo.items())
             batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
             context = multiprocessing.get_context("forkserver")  # as the other workers: no fork of a threaded process
-            self._pool = ProcessPoolExecutor(max(1, min(workers, len(batches))), mp_context=context)
+            self._pool = ProcessPoolExecutor(max(1, min(workers, len(batches))), mp_context=context,
+                                             initializer=hold, initargs=(os.getpid(),))  # fmt: skip
             work = partial(_hear_batch, cache_root=str(cache.root), sample_rate=timeline.sample_rate)
             self._futures = [self._pool.submit(work, batch) for batch in batches]
 
