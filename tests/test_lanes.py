@@ -61,3 +61,24 @@ def test_a_lane_lets_go_of_one_engine_before_it_loads_the_next(tmp_path):
     with multiprocessing.get_context("forkserver").Pool(1) as lane:  # a lane process, as run_in_lanes starts
         held = lane.apply(_engines_held_after, (batches, str(tmp_path)))
     assert held == [1, 1, 1, 2]  # a batch that spans two voices holds both until the next batch
+
+
+def _modules_after_voicing(voice: str, cache_root: str) -> list[str]:
+    import sys
+
+    from podforge.voices import synth
+
+    synth._synthesize_batch([("k", synth.ClipRequest(voice, "A line to voice, then one more."))], cache_root, 48_000)
+    unneeded = ("scipy", "av", "podforge.visuals", "podforge.video", "podforge.audio.mix", "podforge.audio.master")
+    return sorted(m for m in sys.modules if m.partition(".")[0] in unneeded or m.startswith(unneeded[2:]))
+
+
+@pytest.mark.parametrize("voice", ["piper:joe", "fake:a"])
+def test_a_lane_imports_only_what_synthesis_needs(tmp_path, voice):
+    """Each lane is a process of its own: what it imports, it holds (scipy.signal alone was ~50 MB a lane)."""
+    import multiprocessing
+
+    if voice.startswith("piper"):
+        pytest.importorskip("piper")
+    with multiprocessing.get_context("forkserver").Pool(1) as lane:
+        assert lane.apply(_modules_after_voicing, (voice, str(tmp_path))) == []

@@ -71,6 +71,27 @@ def test_clip_is_at_project_rate():
 
 
 @pytest.mark.parametrize(
+    ("frames", "channels", "rates"),
+    [(110_257, 0, (22_050, 48_000)), (24_001, 0, (24_000, 48_000)), (9_001, 2, (48_000, 16_000)),
+     (3_000, 2, (48_000, 44_100)), (5, 0, (22_050, 48_000)), (1, 0, (24_000, 48_000))],
+)  # fmt: skip
+def test_resampling_matches_scipys_resample_poly(frames, channels, rates):
+    """Clips reach the project rate through dsp.resample, numpy's copy of resample_poly (the lanes do not
+    import scipy.signal): the same filter and alignment, so the same samples to float32 rounding."""
+    from scipy.signal import resample_poly
+
+    from podforge.audio.dsp import resample
+
+    rng = np.random.default_rng(frames)
+    x = (0.5 * rng.standard_normal((frames, channels) if channels else frames)).astype(np.float32)
+    step = np.gcd(*rates)
+    expected = resample_poly(x, rates[1] // step, rates[0] // step, axis=0)
+    got = resample(x, *rates)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+@pytest.mark.parametrize(
     ("voice_id", "words"),
     [
         ("nope:x", "choose one of hibari, piper, fake"),
