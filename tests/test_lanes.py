@@ -40,6 +40,7 @@ def test_piper_runs_on_one_thread_that_does_not_spin():
     options = load_engine("piper:joe").voice.session.get_session_options()  # type: ignore[attr-defined]
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert not options.enable_mem_pattern  # a pattern per sentence length: a lane grew ~90 MB in 60 lines
 
 
 def _engines_held_after(batches: list[list[str]], cache_root: str) -> list[int]:
