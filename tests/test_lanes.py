@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podforge._workers import lanes
+from podforge._workers import BATCH, batches, lanes
 from podforge.voices.registry import engine_cost, load_engine
 
 
@@ -83,3 +83,11 @@ def test_a_lane_imports_only_what_synthesis_needs(tmp_path, voice):
         pytest.importorskip("piper")
     with multiprocessing.get_context("forkserver").Pool(1) as lane:
         assert lane.apply(_modules_after_voicing, (voice, str(tmp_path))) == []
+
+
+def test_a_batch_never_spans_two_engines():
+    jobs = {f"p{i}": ("piper", 100) for i in range(8)} | {f"h{i}": ("hibari", 100) for i in range(8)}
+    for lane in lanes(jobs, 2, lambda job: job[0], _cost):
+        cut = batches(lane, lambda job: job[0])
+        assert [item for batch in cut for item in batch] == lane
+        assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for batch in cut)

@@ -42,6 +42,18 @@ def lanes(
     return [lane for lane in result if lane]
 
 
+def batches(lane: Batch[Job], group: Callable[[Job], str]) -> list[Batch[Job]]:
+    """A lane's jobs in batches of at most BATCH, none spanning two groups: a lane lets go of one engine when
+    a batch starts with another (voices/synth.py), so a batch with the last of piper's lines and the first of
+    hibari's held both models at once (417 MB for that lane against 268 for the other, measured)."""
+    result: list[Batch[Job]] = []
+    for i, (key, job) in enumerate(lane):
+        if i == 0 or len(result[-1]) == BATCH or group(job) != group(lane[i - 1][1]):
+            result.append([])
+        result[-1].append((key, job))
+    return result
+
+
 def run_in_lanes(
     jobs: Mapping[str, Job],
     work: Callable[[Batch[Job]], list[tuple[str, Result]]],
@@ -60,9 +72,9 @@ def run_in_lanes(
     pools = [ProcessPoolExecutor(max_workers=1, mp_context=context) for _ in range(workers)]
     try:
         futures = [
-            pool.submit(work, lane[i : i + BATCH])
+            pool.submit(work, batch)
             for pool, lane in zip(pools, lanes(jobs, workers, group, weight), strict=False)
-            for i in range(0, len(lane), BATCH)
+            for batch in batches(lane, group)
         ]
         for future in as_completed(futures):
             yield from future.result()
