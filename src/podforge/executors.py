@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .chunks import Executor, InlineExecutor
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # chunks imports the drawing and encoding stack, which an audio-only render never loads
+    from .chunks import Executor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,6 +63,8 @@ def chunk_executor(text: str | None) -> Iterator[Executor | None]:
     if name == "local":
         yield None
     elif name == "inline":
+        from .chunks import InlineExecutor
+
         yield InlineExecutor()
     else:
         yield RayExecutor(address)

@@ -27,7 +27,6 @@ from .audio.mix import MixSources
 from .audio.stream import AudioReader
 from .cache import ContentCache, cache_cap_bytes
 from .chunkpool import WarmPool
-from .chunks import chunk_plan
 from .config import RenderConfig, with_flags, with_front_matter, with_video_flags
 from .errors import Location, RenderError
 from .executors import chunk_executor, parse_executor
@@ -43,13 +42,13 @@ from .script.parser import load_script_leniently
 from .takes import apply_takes
 from .timeline import MusicSegment, Timeline
 from .validate import CheckedScript, check_script
-from .video import EarlyDraws, VideoJob, draw_early, publish_video
 from .voices.cast import Voice
 from .voices.synth import CLIP_KIND, ClipRequest, voice_clips
 
 if TYPE_CHECKING:
     from .chunks import Executor
     from .encode import EncoderChoice
+    from .video import EarlyDraws
     from .visuals.avatars.talking import TalkingHeads
 
 log = logging.getLogger(__name__)
@@ -217,6 +216,8 @@ def _chunk_pool(options: RenderOptions, config: RenderConfig, timeline: Timeline
     the other executors and a video of one chunk (drawn in this process, as a pool would not pay off)."""
     drawn_here = options.audio_only or options.preview or options.preview_chapter
     wanted = options.chunk_pool is None and not drawn_here and parse_executor(options.executor)[0] == "local"
+    if wanted:
+        from .chunks import chunk_plan  # the drawing and encoding stack: an audio-only render never imports it
     chunks = len(chunk_plan(timeline, config.video.fps)) if wanted else 0
     if chunks < 2:
         yield options
@@ -280,6 +281,8 @@ def _publish(
         if not options.audio_only:
             staged["mp4"] = staging / f"{stem}.mp4"
             talking = _talking_heads(job, cache, recorder, on_progress, devices.gpu)
+            from .video import VideoJob, publish_video  # the video stack, as chunk_plan in _chunk_pool
+
             with chunk_executor(options.executor) as executor, recorder.stage("video") as stage:
                 video_job = VideoJob(timeline, job.config.video, script.base_dir, audio.key, audio.mastered,
                                      devices.encoder, talking, window=options.preview, mixed=audio.mixed,
@@ -320,6 +323,7 @@ def _early_chunks(
     wanted = options.chunk_pool is not None and parse_executor(options.executor)[0] == "local"
     if not wanted or options.audio_only or options.preview or options.preview_chapter or _talks(job.config):
         return None
+    from .video import VideoJob, draw_early  # as in _publish
 
     def start(mixed: AudioReader) -> None:
         video = VideoJob(job.timeline, job.config.video, job.script.base_dir, job.key(), None, devices.encoder,

@@ -11,8 +11,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
-from scipy import signal
 
 from .limiter import DECIMATE as _DECIMATE
 from .stream import ArrayAudio, AudioReader, AudioSink, blocks
@@ -43,6 +41,8 @@ def _kweighting_sos(sample_rate: int) -> npt.NDArray[np.float32]:
     # pyloudnorm's stages as one float32 cascade: ~3x faster than float64, within 0.001 LU of it
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    import pyloudnorm  # here, not at the top: with scipy.signal ~70 MB a render need not hold while it voices
+
     stages = (
         pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf"),
         pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
@@ -78,6 +78,8 @@ class Meter:
             self._chunk(block[start : start + _CHUNK])
 
     def _chunk(self, block: Audio) -> None:
+        from scipy import signal  # loaded by _kweighting_sos already: a dictionary lookup
+
         start, power = self.pos, np.zeros(block.shape[0], dtype=np.float32)
         for ch in range(block.shape[1]):
             weighted, self.state[ch] = signal.sosfilt(self.sos, block[:, ch], zi=self.state[ch])

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from podforge.errors import RenderError
 
@@ -29,6 +28,8 @@ MAX_REFINE = 1.125  # the parabolic crest is at most 1/8 above its highest point
 @functools.cache
 def phase_filters() -> tuple[npt.NDArray[np.float32], float]:
     """resample_poly's 4x filter less phase 0 (the input itself, to 0.06 %); the envelope's worst gain."""
+    from scipy import signal  # here, not at the top: renders import this module long before they measure peaks
+
     taps = 2 * HALF_SPAN * OVERSAMPLE + 1
     h = signal.firwin(taps, 1.0 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE
     phases = np.stack([h[k::OVERSAMPLE][: 2 * HALF_SPAN] for k in range(1, OVERSAMPLE)])
@@ -55,6 +56,8 @@ def envelope_chunk(x: AudioReader, start: int, stop: int, floor: float) -> Audio
 
     Exact wherever it is at least ``floor``; below that it may read up to 1 dB low.
     """
+    from scipy import signal  # as in phase_filters
+
     pad = HALF_SPAN + 1  # one more sample each side gives the parabola its neighbours
     count = stop - start + 2
     lo, hi = max(0, start - pad), min(x.frames, stop + pad)
