@@ -70,8 +70,9 @@ def _modules_after_voicing(voice: str, cache_root: str) -> list[str]:
     from podforge.voices import synth
 
     synth._synthesize_batch([("k", synth.ClipRequest(voice, "A line to voice, then one more."))], cache_root, 48_000)
-    unneeded = ("scipy", "av", "podforge.visuals", "podforge.video", "podforge.audio.mix", "podforge.audio.master")
-    return sorted(m for m in sys.modules if m.partition(".")[0] in unneeded or m.startswith(unneeded[2:]))
+    packages = ("scipy", "av", "pydantic", "yaml")
+    stages = ("podforge.visuals", "podforge.video", "podforge.audio.mix", "podforge.audio.master")
+    return sorted(m for m in sys.modules if m.partition(".")[0] in packages or m.startswith(stages))
 
 
 @pytest.mark.parametrize("voice", ["piper:joe", "fake:a"])

@@ -44,7 +44,6 @@ from ._sealed import (
     sealed_digest,
     write_sealed,
 )
-from .config import CACHE_MAX_GB
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -78,6 +77,8 @@ def cache_cap_bytes(configured_gb: float | None = None) -> int:
         if not gigabytes > 0:
             raise ConfigError(f"{CAP_ENV}={env!r}: not a positive number of gigabytes; set e.g. 5, or unset it")
         return int(gigabytes * 1e9)
+    from .config import CACHE_MAX_GB  # here: config imports pydantic and yaml (~17 MB), which synthesis lanes need not
+
     return int((configured_gb if configured_gb is not None else CACHE_MAX_GB) * 1e9)
 
 
