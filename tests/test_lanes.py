@@ -92,3 +92,24 @@ def test_a_batch_never_spans_two_engines():
         cut = batches(lane, lambda job: job[0])
         assert [item for batch in cut for item in batch] == lane
         assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for batch in cut)
+
+
+def _peak_mb_after_voicing(text: str, cache_root: str) -> float:
+    import resource
+
+    from podforge.voices import synth
+
+    synth._synthesize_batch([("k", synth.ClipRequest("piper:joe", text))], cache_root, 48_000)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_lane_voicing_a_very_long_sentence_stays_small(tmp_path):
+    """onnxruntime's arena follows the longest input: 110 words in one sentence took a lane to ~800 MB whole,
+    ~360 MB in clauses (voices/piper.py); 20 words take ~250 MB."""
+    import multiprocessing
+
+    pytest.importorskip("piper")
+    base = "the host explains the plan and the guest replies with a story about the old machines in the workshop"
+    text = " ".join((base.split() * 6)[:110]) + "."
+    with multiprocessing.get_context("forkserver").Pool(1) as lane:
+        assert lane.apply(_peak_mb_after_voicing, (text, str(tmp_path))) < 500

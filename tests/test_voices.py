@@ -127,3 +127,30 @@ def test_the_derivation_tracker_finds_a_gliding_voice_and_its_silences(f0):
     outside = (times < 0.25) | ((times > 0.95) & (times < 1.2))
     assert np.all(np.abs(found[inside] / true[frames[inside]] - 1) < 0.02)
     assert np.all(found[outside] == 0)
+
+
+def test_a_long_sentence_is_cut_after_its_clauses_and_a_short_one_is_left_whole():
+    from podforge.voices.piper import clauses
+
+    short = list("aɪ θˈɪŋk, ðæt mˈæɾɚz.")
+    assert clauses(short, 200) == [short]
+    sentence = list(", ".join(["ðə hˈoʊst ɛksplˈeɪnz ðə plˈæn"] * 12) + ".")  # 12 clauses of 30 phonemes
+    pieces = clauses(sentence, 62)
+    assert all(0 < len(piece) <= 62 for piece in pieces) and len(pieces) == 6
+    assert all(piece[-1] in ",." for piece in pieces)  # cut after the commas, two clauses a piece
+    assert " ".join("".join(piece) for piece in pieces) == "".join(sentence)
+    words = list(" ".join(["ðə hˈoʊst ɛksplˈeɪnz ðə plˈæn"] * 12) + ".")  # no commas: cut between words
+    assert " ".join("".join(piece) for piece in clauses(words, 60)) == "".join(words)
+    assert all(len(piece) <= 60 for piece in clauses(words, 60))
+
+
+def test_piper_voices_a_very_long_sentence_whole():
+    """In clauses (voices/piper.py): every word still spoken, at the pace of a short sentence."""
+    pytest.importorskip("piper")
+    base = "the host explains the plan and the guest replies with a story about the old machines in the workshop"
+    words = (base.split() * 6)[:110]
+    long_clip = synthesize_clip(ClipRequest("piper:joe", " ".join(words) + "."), 48_000)
+    short_clip = synthesize_clip(ClipRequest("piper:joe", " ".join(words[:20]) + "."), 48_000)
+    pace = (long_clip.size / 110) / (short_clip.size / 20)
+    assert 0.8 < pace < 1.25, pace
+    assert np.abs(long_clip).max() <= 1.0
