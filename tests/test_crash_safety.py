@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import av
+import psutil
 import pytest
 
 from media import audio_stream_info, decoded, loudness
@@ -65,14 +66,29 @@ def _reached(point: str, out: Path, cache: Path, clips_before: int) -> bool:
 
 
 def _kill_at(proc: subprocess.Popen[bytes], reached: object) -> bool:
-    """SIGKILL the render once ``reached()`` is true; False if it finished first."""
+    """SIGKILL the render once ``reached()`` is true; False if it finished first. Its workers must follow it."""
     while proc.poll() is None:
         if reached():  # type: ignore[operator]
+            workers = _workers_of(proc.pid)
             proc.kill()
             proc.wait()
+            gone, alive = psutil.wait_procs(workers, timeout=10)
+            for left in alive:
+                left.kill()
+            assert alive == [], f"a killed render left workers running: {[p.pid for p in alive]}"
             return True
         time.sleep(POLL_SECONDS)
     return False
+
+
+def _workers_of(pid: int) -> list[psutil.Process]:
+    """The render's pool, lane and encoder workers (not the forkserver and resource tracker, which Python's
+    multiprocessing starts and which end with their last worker or on their own)."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    return [c for c in children if c.ppid() != pid]
 
 
 def _whole(path: Path) -> bool:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TypeVar
 
+from ._lifeline import hold
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 Batch = list[tuple[str, Job]]
@@ -69,7 +71,8 @@ def run_in_lanes(
             yield from work([item])
         return
     context = multiprocessing.get_context("forkserver")
-    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context) for _ in range(workers)]
+    pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=hold, initargs=(os.getpid(),))
+             for _ in range(workers)]  # fmt: skip
     try:
         futures = [
             pool.submit(work, batch)
