@@ -72,7 +72,7 @@ def _kill_at(proc: subprocess.Popen[bytes], reached: object) -> bool:
             workers = _workers_of(proc.pid)
             proc.kill()
             proc.wait()
-            gone, alive = psutil.wait_procs(workers, timeout=10)
+            _, alive = psutil.wait_procs(workers, timeout=10)
             for left in alive:
                 left.kill()
             assert alive == [], f"a killed render left workers running: {[p.pid for p in alive]}"
