@@ -130,7 +130,7 @@ def test_every_kind_of_damaged_entry_is_rebuilt_by_the_next_render(
     assert run_cli("render", script, "-o", tmp_path / "first", "-c", fake_config)[0] == 0
     entries = list(ContentCache(isolated_cache).entries())
     kinds = {entry.kind for entry in entries}
-    assert kinds == {"clips", "align", "beds", "episodes", "masters", "videos", "chunks"}
+    assert kinds == {"clips", "align", "beds", "episodes", "masters", "videos", "chunks", "aac-tracks", "audio-lineage"}
     for i, entry in enumerate(entries):
         damage(entry.path, "truncate" if i % 2 else "flip")
     with caplog.at_level(logging.WARNING, logger="podforge.cache"):
