@@ -16,11 +16,6 @@ import time
 CHECK_SECONDS = 1.0
 
 
-def render_pid() -> int:
-    """The process a worker should live no longer than: this one (pass it to the worker)."""
-    return os.getpid()
-
-
 def hold(render: int) -> None:
     """In a worker: end this process, without cleanup, soon after process ``render`` has ended (or is a zombie)."""
     import psutil

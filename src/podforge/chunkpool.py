@@ -27,10 +27,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _warm(workers: int, render: int) -> None:
-    """Runs once in each worker as it starts: the imports every chunk needs, paid before the first chunk, and
-    the encoder's share of the cores (``encode.share_cores``, as the one-render pool does); it ends with the
-    process that holds the pool (``_lifeline``)."""
+def start_worker(workers: int, render: int) -> None:
+    """Runs once in each chunk worker as it starts (this pool's and ``chunks.local_executor``'s): the imports
+    every chunk needs, paid before the first chunk, and the encoder's share of the cores
+    (``encode.share_cores``); the worker ends with the process that holds the pool (``_lifeline``)."""
     from podforge._lifeline import hold
     from podforge.encode import share_cores
 
@@ -106,7 +106,7 @@ class WarmPool:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_warm, initargs=(self.workers, os.getpid())
+                self.workers, mp_context=context, initializer=start_worker, initargs=(self.workers, os.getpid())
             )
             for _ in range(self.workers):  # a pool starts a process per submitted call, up to its size
                 self._pool.submit(_ready)

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._lifeline import hold
 from ._yuv import Drawn
 from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
 from .cache import ContentCache
-from .chunkpool import BoundedPool
+from .chunkpool import BoundedPool, start_worker
 from .config import VideoConfig
-from .encode import EncoderChoice, VideoSettings, share_cores
+from .encode import EncoderChoice, VideoSettings
 from .timeline import SpeechSegment, Timeline
 from .visuals.frames import (
     FramePlan,
@@ -294,11 +293,6 @@ class InlineExecutor:
         return map(fn, items)
 
 
-def _start(workers: int, render: int) -> None:
-    hold(render)  # a killed render leaves no workers behind
-    share_cores(workers)
-
-
 @contextmanager
 def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
     """A process pool sized to the cores (or ``workers``), or inline when one process is enough."""
@@ -307,5 +301,6 @@ def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
         yield InlineExecutor()
         return
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(count, mp_context=context, initializer=_start, initargs=(count, os.getpid())) as pool:
+    render = os.getpid()  # workers start as the warm pool's do, and end with this process
+    with ProcessPoolExecutor(count, mp_context=context, initializer=start_worker, initargs=(count, render)) as pool:
         yield BoundedPool(pool, 2 * count)

@@ -201,7 +201,7 @@ class AudioResult:
 
 def publish_audio(
     folder: Path, stem: str, job: AudioJob, cache: ContentCache, *, keep_master: bool, background: bool = True,
-    on_mixed: Callable[[AudioReader], object] | None = None,
+    on_mixed: Callable[[AudioReader, str], object] | None = None,
 ) -> AudioResult:  # fmt: skip
     """mp3 (and wav) of the mastered mix, from the cache when the same episode was made before.
 
@@ -226,7 +226,7 @@ def publish_audio(
         return AudioResult(written, levels, key, cached, mixed)
     raw, meter = job.mix_to(folder / ".mix.f32")
     if on_mixed is not None:
-        on_mixed(raw)  # the video's chunks need the mix alone: they may start now (see video.draw_early)
+        on_mixed(raw, key)  # the video's chunks need the mix alone: they may start now (see video.draw_early)
     mastered, levels = job.master_to(raw, folder / ".master.f32", meter)
     if isinstance(meter.power, RawAudio):  # a scratch curve as long as the episode / 16: not needed any more
         meter.power.path.unlink(missing_ok=True)

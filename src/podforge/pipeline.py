@@ -317,7 +317,7 @@ def _publish(
 
 def _early_chunks(
     job: AudioJob, cache: ContentCache, options: RenderOptions, devices: Devices, into: list[EarlyDraws]
-) -> Callable[[AudioReader], None] | None:
+) -> Callable[[AudioReader, str], None] | None:
     """What to do once the mix is made: hand the chunks an edit or a take changed to the chunk pool
     (``video.draw_early``), so they are drawn while the audio is mastered; None where that cannot be."""
     wanted = options.chunk_pool is not None and parse_executor(options.executor)[0] == "local"
@@ -325,8 +325,8 @@ def _early_chunks(
         return None
     from .video import VideoJob, draw_early  # as in _publish
 
-    def start(mixed: AudioReader) -> None:
-        video = VideoJob(job.timeline, job.config.video, job.script.base_dir, job.key(), None, devices.encoder,
+    def start(mixed: AudioReader, audio_key: str) -> None:
+        video = VideoJob(job.timeline, job.config.video, job.script.base_dir, audio_key, None, devices.encoder,
                          mixed=mixed, workers=job.config.workers, executor=options.chunk_pool)  # fmt: skip
         if (drawing := draw_early(video, cache)) is not None:
             into.append(drawing)
