@@ -48,8 +48,15 @@ VARIANTS: dict[str, tuple[int | None, dict[str, str], bool]] = {
     "t1": (1, {}, True),
     "t2": (2, {}, True),
     "sliced": (0, {"x264-params": "sliced-threads=1"}, True),
-    "t1-la5": (1, {"rc-lookahead": "5"}, True),
+    "lossless": (1, {"x264-params": "qp=0"}, True),  # first, it makes the SSIM column one against the source
+    "stock": (1, {"x264-params": "subme=2"}, True),  # veryfast as x264 has it, before encode._X264_TUNING
+    "t1-la5": (1, {"x264-params": "rc-lookahead=5"}, True),
     "t1-nombtree": (1, {"mbtree": "0"}, True),
+    "t1-no8x8": (1, {"x264-params": "8x8dct=0"}, True),
+    "t1-wp0": (1, {"x264-params": "weightp=0"}, True),
+    "t1-aq0": (1, {"x264-params": "aq-mode=0"}, True),
+    "t1-bf0": (1, {"x264-params": "bframes=0"}, True),
+    "t1-partnone": (1, {"x264-params": "partitions=none"}, True),
     "t1-faster": (1, {"preset": "faster"}, True),
     "t1-superfast": (1, {"preset": "superfast"}, True),
 }

@@ -255,3 +255,30 @@ def test_the_local_pool_takes_tasks_only_a_little_ahead_of_the_results() -> None
         first = next(results)
         assert first == 0 and len(pulled) == 5
         assert [first, *results] == [k * k for k in range(40)]
+
+
+class _Recording:
+    """Runs each chunk in this process, noting the frames of each chunk in the order it was handed over."""
+
+    def __init__(self) -> None:
+        self.frames: list[int] = []
+
+    def map(self, fn, items):  # type: ignore[no-untyped-def]
+        for item in items:
+            self.frames.append(item.chunk.frames)
+            yield fn(item)
+
+
+def test_the_longest_chunks_are_drawn_first(tmp_path: Path) -> None:
+    """So the workers end together instead of one drawing a long last chunk while the others wait."""
+    from podforge.config import load_render_config
+
+    config = tmp_path / "fake.yaml"
+    config.write_text("tts_engine: fake\n", encoding="utf-8")
+    (tmp_path / "episode.md").write_text(script(LINES), encoding="utf-8")
+    pool = _Recording()
+    options = RenderOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
+                            config=load_render_config(config), chunk_pool=pool)  # fmt: skip
+    metrics = render(tmp_path / "episode.md", options).metrics
+    assert len(pool.frames) == stage(metrics, "video")["chunks"] and len(set(pool.frames)) > 1
+    assert pool.frames == sorted(pool.frames, reverse=True)

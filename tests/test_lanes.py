@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podforge._workers import BATCH, batches, lanes
+from podforge._workers import BATCH, Backlog, lanes
 from podforge.voices.registry import engine_cost, load_engine
 
 
@@ -86,12 +86,40 @@ def test_a_lane_imports_only_what_synthesis_needs(tmp_path, voice):
         assert lane.apply(_modules_after_voicing, (voice, str(tmp_path))) == []
 
 
-def test_a_batch_never_spans_two_engines():
-    jobs = {f"p{i}": ("piper", 100) for i in range(8)} | {f"h{i}": ("hibari", 100) for i in range(8)}
-    for lane in lanes(jobs, 2, lambda job: job[0], _cost):
-        cut = batches(lane, lambda job: job[0])
-        assert [item for batch in cut for item in batch] == lane
-        assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for batch in cut)
+def _drain(backlog: Backlog, order: list[int]) -> list[tuple[int, list]]:
+    """Every batch handed out, lanes asking in the given order (then in turn until nothing is left)."""
+    handed, lane = [], 0
+    for lane in order:
+        handed.append((lane, backlog.next(lane)))
+    while batch := backlog.next(lane := (lane + 1) % 2) or backlog.next(lane := (lane + 1) % 2):
+        handed.append((lane, batch))
+    return [(lane, batch) for lane, batch in handed if batch]
+
+
+def test_every_job_is_handed_out_once_in_batches_of_one_engine():
+    jobs = {f"p{i}": ("piper", 100) for i in range(9)} | {f"h{i}": ("hibari", 100) for i in range(9)}
+    shares = lanes(jobs, 2, lambda job: job[0], _cost)
+    handed = _drain(Backlog(shares, lambda job: job[0], _cost), [])
+    keys = [key for _, batch in handed for key, _ in batch]
+    assert sorted(keys) == sorted(jobs) and len(keys) == len(jobs)
+    assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for _, batch in handed)
+
+
+def test_a_lane_that_runs_out_takes_the_end_of_the_lane_with_most_left():
+    shares = [[(f"a{i}", ("hibari", 10)) for i in range(2)], [(f"b{i}", ("piper", 100)) for i in range(12)]]
+    backlog = Backlog(shares, lambda job: job[0], _cost)
+    assert [key for key, _ in backlog.next(0)] == ["a0", "a1"]  # its own share first
+    # no more than the work left over twice the lanes: 12 lines of 900 left, so 3 of them
+    assert [key for key, _ in backlog.next(1)] == ["b0", "b1", "b2"]
+    assert [key for key, _ in backlog.next(0)] == ["b10", "b11"]  # the other lane's last lines, in their order
+    assert [key for key, _ in backlog.next(1)] == ["b3"]  # while that one goes on from its first
+
+
+def test_batches_shrink_as_the_work_runs_out():
+    shares = [[(f"a{i}", ("hibari", 10)) for i in range(40)], [(f"b{i}", ("hibari", 10)) for i in range(40)]]
+    handed = _drain(Backlog(shares, lambda job: job[0], _cost), [0, 1])
+    sizes = [len(batch) for _, batch in handed]
+    assert sizes[0] == BATCH and sizes[-1] == 1 and sum(sizes) == 80
 
 
 def _peak_mb_after_voicing(text: str, cache_root: str) -> float:

