@@ -137,6 +137,16 @@ def _pid(_: int) -> int:
     return os.getpid()
 
 
+def test_a_warm_pool_takes_a_new_number_of_workers_at_the_next_render() -> None:
+    """The studio's pool follows the workspace's ``workers:`` setting, changed between two renders."""
+    with WarmPool(2) as pool:
+        before = set(pool.start().map(_pid, range(8)))
+        assert pool.resize(0 if os.cpu_count() == 2 else 2).workers == 2
+        before |= set(pool.map(_pid, range(8)))
+        after = set(pool.resize(1).map(_pid, range(8)))
+        assert len(after) == 1 and not after & before  # a pool of one, started afresh
+
+
 SCRIPT = """---
 title: Warm
 speakers:

@@ -376,6 +376,31 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         """,
         [("NARRATOR", "This is the whole story, told once."), ("NARRATOR", "That was it.")],
     ),
+    "italic sign-off and stage direction in a labelled script": (
+        """
+        **SARAH:** Welcome back to the Garden Hour.
+
+        *She opens the greenhouse door.*
+
+        **TOM:** Thanks for listening, everyone.
+
+        *Thanks for listening! Produced by Garden Hour Media.*
+        _See you next week._
+        """,
+        [("SARAH", "Welcome back to the Garden Hour."), ("TOM", "Thanks for listening, everyone.")],
+    ),
+    "italics stay spoken where nobody is labelled": (
+        """
+        *A story about the sea.*
+
+        The waves came in at dawn.
+        *And then they went out again.*
+        """,
+        [
+            ("NARRATOR", "A story about the sea."),
+            ("NARRATOR", "The waves came in at dawn. And then they went out again."),
+        ],
+    ),
 }
 
 

@@ -112,6 +112,15 @@ class WarmPool:
                 self._pool.submit(_ready)
         return self
 
+    def resize(self, workers: int) -> WarmPool:
+        """This pool with ``workers`` workers (0: one per core), closed first if it has another number, so that a
+        changed ``workers:`` setting holds from the next render on."""
+        wanted = max(1, workers or os.cpu_count() or 1)
+        if wanted != self.workers:
+            self.close()
+            self.workers = wanted
+        return self
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,7 @@ from .formats import NotTurns, is_podcastfy, json_turns, podcastfy_to_labelled
 from .frontmatter import parse_front_matter, split_front_matter
 from .lexicon import Lexicon, load_lexicon
 from .model import Event, Heading, Line, MusicCue, Pause, Script, Sfx, Skipped, Span
-from .preamble import is_end_marker, is_section_marker, is_title_line, title_of, unwrap
+from .preamble import is_end_marker, is_section_marker, is_title_line, strip_marks, title_of, unwrap
 from .speakers import NARRATOR, SpeakerBook
 from .speech_text import to_display, to_speech
 
@@ -42,6 +42,7 @@ _CHARACTER = re.compile(
 _TITLE_KEY = re.compile(r"(?:episode\s+)?title|(?:episode|ep\.?)\s*#?\d+")
 _WHOLE_BRACKET = re.compile(r"^\[(?P<inner>.*)\]$")
 _WHOLE_PAREN = re.compile(r"^\((?P<inner>[^()]*)\)$")
+_ITALIC = re.compile(r"^\*(?![*\s])[^*]*(?<!\s)\*$|^_(?![_\s])[^_]*(?<!\s)_$")  # all of it, in one pair: not bold
 
 
 def load_script(path: Path) -> Script:
@@ -227,11 +228,18 @@ class _BodyReader:
             self._direction_line(match["inner"], line, line_no, col)
         elif (match := _LABEL.match(line)) and self._label(match, line_no, col):
             return
+        elif self.current is None and _ITALIC.match(strip_marks(raw)) and self._labelled():
+            self._skip("direction", raw, line_no, col)  # `*Thanks for listening! Produced by …*` at the end
         elif character and self.after_blank and self._is_character(line):
             self.flush()
             self.character = (line, line_no, col)
         else:  # as written: `*sighs*` is a direction only while its stars are there
             self._dialogue(raw, line_no, start)
+
+    def _labelled(self) -> bool:
+        """Whether someone has spoken under a label: then a line wholly in italics that nobody is labelled to say
+        is a stage direction, a credit or a note (as in audio-drama scripts), not the narrator's."""
+        return any(label != NARRATOR for label in self.speakers.seen)
 
     def _is_character(self, line: str) -> bool:
         match = _CHARACTER.match(line)

@@ -118,10 +118,15 @@ _END = re.compile(
 )
 
 
+def strip_marks(line: str) -> str:
+    """The line without a list bullet or a quote mark (`> `) before it; its emphasis kept."""
+    return _BULLET.sub("", _QUOTE_MARK.sub("", line, count=1), count=1)
+
+
 def unwrap(line: str) -> str:
     """The line without emphasis around all of it (`**[MUSIC]**`, `*End of Episode*`), a list bullet, a quote
     mark (`> `) or the emoji some scripts put before a name (`🎙️ Sarah:`)."""
-    line = _BULLET.sub("", _QUOTE_MARK.sub("", line, count=1), count=1)
+    line = strip_marks(line)
     at = 0
     while at < len(line) and (unicodedata.category(line[at]) in _SYMBOLS or line[at].isspace()):
         at += 1

@@ -208,8 +208,9 @@ def run_job(store: JobStore, job: dict[str, Any], root: Path, parent: int, pool:
     try:
         path = ws.episode(job["episode"])
         out_dir = ws.out_dir(job["episode"]) / ("preview" if options.preview else "")
-        warm = pool.start() if pool is not None and not options.audio_only else None
-        render_options = RenderOptions(out_dir=out_dir, audio_only=options.audio_only, config=ws.config(),
+        config = ws.config()
+        warm = pool.resize(config.workers).start() if pool is not None and not options.audio_only else None
+        render_options = RenderOptions(out_dir=out_dir, audio_only=options.audio_only, config=config,
                                        video_flags=options.video_flags(), preview=options.preview,
                                        chunk_pool=warm)  # fmt: skip
         result = render(path, render_options, on_progress)
