@@ -164,9 +164,10 @@ def _codec_options(settings: VideoSettings) -> dict[str, str]:
     return options
 
 
-# Our default preset with x264's quickest sub-pixel refinement (subme 1 for veryfast's 2): 9-17 % less CPU a frame
-# in the chunk pool, files 2 % larger, and the same SSIM against a lossless encode of the same frames (Y 0.9974,
-# U/V 0.994; bench/frame_pool.py). Only there: a user who names another preset asked for x264's own trade-off.
+# Our default preset with x264's quickest sub-pixel refinement (subme 1 for veryfast's 2): in the chunk pool, 11 %
+# less CPU a frame (median of eight paired runs; 8.5 % in the last), files 2 % larger, and the same SSIM against a
+# lossless encode of the same frames (Y 0.9974, U/V 0.994; bench/frame_pool.py, variants lossless stock t1).
+# Only there: a user who names another preset asked for x264's own trade-off.
 _X264_TUNING = {"veryfast": "subme=1"}
 
 
