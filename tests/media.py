@@ -105,3 +105,16 @@ def cpu_time(frames: Iterable[object]) -> tuple[int, float]:
     start = time.process_time()
     count = sum(1 for _ in frames)
     return count, time.process_time() - start
+
+
+def syllables(rng: np.random.Generator, n: int, rate: int, length: tuple[float, float], level: tuple[float, float],
+              gap: tuple[float, float]) -> np.ndarray:  # fmt: skip
+    """A speech-like envelope of ``n`` samples: Hann "syllables" of ``length`` seconds at ``level``, apart by
+    ``gap`` seconds of digital silence (each drawn uniformly from its range)."""
+    envelope = np.zeros(n)
+    pos = 0
+    while pos < n:
+        size = min(int(rng.uniform(*length) * rate), n - pos)
+        envelope[pos : pos + size] = np.hanning(size) * rng.uniform(*level)
+        pos += size + int(rng.uniform(*gap) * rate)
+    return envelope

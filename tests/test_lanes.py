@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from podforge._workers import BATCH, Backlog, lanes
@@ -86,23 +88,23 @@ def test_a_lane_imports_only_what_synthesis_needs(tmp_path, voice):
         assert lane.apply(_modules_after_voicing, (voice, str(tmp_path))) == []
 
 
-def _drain(backlog: Backlog, order: list[int]) -> list[tuple[int, list]]:
-    """Every batch handed out, lanes asking in the given order (then in turn until nothing is left)."""
-    handed, lane = [], 0
-    for lane in order:
-        handed.append((lane, backlog.next(lane)))
-    while batch := backlog.next(lane := (lane + 1) % 2) or backlog.next(lane := (lane + 1) % 2):
-        handed.append((lane, batch))
-    return [(lane, batch) for lane, batch in handed if batch]
+def _drain(backlog: Backlog) -> list[list]:
+    """Every batch handed out, two lanes asking in turn; a lane gets nothing only once nothing is left."""
+    handed = []
+    for lane in itertools.cycle((0, 1)):
+        if not (batch := backlog.next(lane)):
+            return handed
+        handed.append(batch)
+    raise AssertionError("unreachable")
 
 
 def test_every_job_is_handed_out_once_in_batches_of_one_engine():
     jobs = {f"p{i}": ("piper", 100) for i in range(9)} | {f"h{i}": ("hibari", 100) for i in range(9)}
     shares = lanes(jobs, 2, lambda job: job[0], _cost)
-    handed = _drain(Backlog(shares, lambda job: job[0], _cost), [])
-    keys = [key for _, batch in handed for key, _ in batch]
+    handed = _drain(Backlog(shares, lambda job: job[0], _cost))
+    keys = [key for batch in handed for key, _ in batch]
     assert sorted(keys) == sorted(jobs) and len(keys) == len(jobs)
-    assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for _, batch in handed)
+    assert all(len({job[0] for _, job in batch}) == 1 and 0 < len(batch) <= BATCH for batch in handed)
 
 
 def test_a_lane_that_runs_out_takes_the_end_of_the_lane_with_most_left():
@@ -117,8 +119,7 @@ def test_a_lane_that_runs_out_takes_the_end_of_the_lane_with_most_left():
 
 def test_batches_shrink_as_the_work_runs_out():
     shares = [[(f"a{i}", ("hibari", 10)) for i in range(40)], [(f"b{i}", ("hibari", 10)) for i in range(40)]]
-    handed = _drain(Backlog(shares, lambda job: job[0], _cost), [0, 1])
-    sizes = [len(batch) for _, batch in handed]
+    sizes = [len(batch) for batch in _drain(Backlog(shares, lambda job: job[0], _cost))]
     assert sizes[0] == BATCH and sizes[-1] == 1 and sum(sizes) == 80
 
 

@@ -12,6 +12,7 @@ import pyloudnorm
 import pytest
 from scipy import signal
 
+from media import syllables
 from podforge.audio.master import MasterResult, integrated_lufs, master, true_peak_dbtp
 from podforge.errors import ConfigError, RenderError
 
@@ -53,12 +54,7 @@ def speech_like(seconds: float, rng: np.random.Generator) -> Audio:
     f0 = 140 + 25 * np.sin(2 * np.pi * 0.7 * t)
     phase = np.cumsum(2 * np.pi * f0 / FS)
     voice = sum(np.sin(k * phase) / k for k in range(1, 15)) + 0.2 * rng.standard_normal(n)
-    envelope = np.zeros(n)
-    pos = 0
-    while pos < n:
-        length = min(int(rng.uniform(0.12, 0.5) * FS), n - pos)
-        envelope[pos : pos + length] = np.hanning(length) * rng.uniform(0.3, 1.0)
-        pos += length + int(rng.uniform(0.1, 0.7) * FS)
+    envelope = syllables(rng, n, FS, length=(0.12, 0.5), level=(0.3, 1.0), gap=(0.1, 0.7))
     mono = 0.25 * voice * envelope
     return stereo(mono, 0.8 * mono)
 

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pytest
 from mutagen.id3 import ID3
 
+from media import syllables
 from podforge.audio.export import Chapter, Tags, decode_audio, encode_mp3
 from podforge.audio.splice import BLOCK, Previous, block_hashes, first_change
 from podforge.audio.stream import as_reader
@@ -30,12 +31,7 @@ def speech_like(seed: int) -> Audio:
     t = np.arange(n) / RATE
     phase = np.cumsum(2 * np.pi * (130 + 30 * np.sin(2 * np.pi * 0.5 * t)) / RATE)
     voice = sum(np.sin(k * phase) / k for k in range(1, 12)) + 0.05 * rng.standard_normal(n)
-    envelope = np.zeros(n)
-    pos = 0
-    while pos < n:
-        length = min(int(rng.uniform(0.15, 0.4) * RATE), n - pos)
-        envelope[pos : pos + length] = np.hanning(length) * rng.uniform(0.4, 1.0)
-        pos += length + int(rng.uniform(0.05, 0.3) * RATE)
+    envelope = syllables(rng, n, RATE, length=(0.15, 0.4), level=(0.4, 1.0), gap=(0.05, 0.3))
     mono = (0.3 * voice * envelope).astype(np.float32)
     return np.stack([mono, 0.9 * mono], axis=1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Generic, TypeVar
 
@@ -33,15 +33,19 @@ def lanes(
     groups: dict[str, Batch[Job]] = {}
     for key, job in jobs.items():
         groups.setdefault(group(job), []).append((key, job))
-    share = sum(weight(job) for job in jobs.values()) / max(1, workers)
+    share = _total(jobs.items(), weight) / max(1, workers)
     parts = []
     for items in groups.values():
-        count = min(workers, len(items), max(1, round(sum(weight(job) for _, job in items) / share))) if share else 1
+        count = min(workers, len(items), max(1, round(_total(items, weight) / share))) if share else 1
         parts += [items[i::count] for i in range(count)]
     result: list[Batch[Job]] = [[] for _ in range(workers)]
-    for part in sorted(parts, key=lambda p: -sum(weight(job) for _, job in p)):
-        min(result, key=lambda lane: sum(weight(job) for _, job in lane)).extend(part)
+    for part in sorted(parts, key=lambda p: -_total(p, weight)):
+        min(result, key=lambda lane: _total(lane, weight)).extend(part)
     return [lane for lane in result if lane]
+
+
+def _total(batch: Iterable[tuple[str, Job]], weight: Callable[[Job], float]) -> float:
+    return sum(weight(job) for _, job in batch)
 
 
 class Backlog(Generic[Job]):
@@ -61,11 +65,11 @@ class Backlog(Generic[Job]):
         """The next batch for ``lane``; empty once every job was handed out."""
         if own := self._shares[lane]:
             return self._cut(own, front=True)
-        richest = max(self._shares, key=self._left)
+        richest = max(self._shares, key=lambda share: _total(share, self._weight))
         return self._cut(richest, front=False) if richest else []
 
     def _cut(self, share: Batch[Job], *, front: bool) -> Batch[Job]:
-        limit = sum(self._left(other) for other in self._shares) / (2 * len(self._shares))
+        limit = sum(_total(other, self._weight) for other in self._shares) / (2 * len(self._shares))
         batch: Batch[Job] = []
         while share and len(batch) < BATCH and self._fits(batch, share[0 if front else -1], limit):
             batch.append(share.pop(0 if front else -1))
@@ -75,10 +79,7 @@ class Backlog(Generic[Job]):
         if not batch:
             return True
         same = self._group(item[1]) == self._group(batch[0][1])
-        return same and sum(self._weight(job) for _, job in batch) + self._weight(item[1]) <= limit
-
-    def _left(self, share: Batch[Job]) -> float:
-        return sum(self._weight(job) for _, job in share)
+        return same and _total([*batch, item], self._weight) <= limit
 
 
 def run_in_lanes(

@@ -42,6 +42,11 @@ def start_worker(workers: int, render: int) -> None:
     import podforge.visuals.frames  # noqa: F401
 
 
+def _size(workers: int) -> int:
+    """A pool's number of workers: ``workers``, or one per core for 0."""
+    return max(1, workers or os.cpu_count() or 1)
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -97,7 +102,7 @@ class WarmPool:
     """A process pool kept across renders; ``map`` keeps at most two calls per worker submitted ahead."""
 
     def __init__(self, workers: int = 0) -> None:
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = _size(workers)
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> WarmPool:
@@ -115,10 +120,9 @@ class WarmPool:
     def resize(self, workers: int) -> WarmPool:
         """This pool with ``workers`` workers (0: one per core), closed first if it has another number, so that a
         changed ``workers:`` setting holds from the next render on."""
-        wanted = max(1, workers or os.cpu_count() or 1)
-        if wanted != self.workers:
+        if _size(workers) != self.workers:
             self.close()
-            self.workers = wanted
+            self.workers = _size(workers)
         return self
 
     def close(self) -> None:
