@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import numpy.typing as npt
+from av.audio.codeccontext import AudioCodecContext
 from mutagen import MutagenError
 from mutagen.id3 import (
     APIC,
@@ -36,6 +37,7 @@ from mutagen.id3 import (
 from podforge._atomic import atomic_path
 from podforge.errors import EncodeError, MediaError
 
+from .halves import MIN_SECONDS, encode_halves
 from .splice import Previous, Spliced, encode_spliced
 from .stream import AudioReader, as_reader, blocks
 
@@ -137,14 +139,26 @@ def _encode_mp3(tmp: Path, dest: Path, reader: AudioReader, bitrate: int, previo
 
     with av.open(str(tmp), mode="w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=sample_rate, layout=layout)
-        stream.bit_rate = bitrate  # a bit rate without VBR options makes LAME encode CBR
-        stream.codec_context.format = "fltp"  # LAME works in float: no conversion on the way
-        # LAME's -q 5: about a third faster than its default -q 3, inaudible at podcast bit rates. The bit
-        # reservoir (a frame borrowing bytes from the frames before it: 7 dB more SNR on a real master) is off only
-        # for the re-encode an edit splices in, whose dropped priming frames must lend nothing (splice.py).
-        reservoir = "0" if previous is not None else "1"
-        stream.codec_context.options = {"compression_level": str(_LAME_QUALITY), "reservoir": reservoir}
-        return encode_spliced(container, stream, reader.frames, frame_at, _PUSH_SAMPLES, previous)
+        _set_up_lame(stream.codec_context, bitrate, reservoir=previous is None)
+        if previous is not None or reader.frames < MIN_SECONDS * sample_rate:
+            return encode_spliced(container, stream, reader.frames, frame_at, _PUSH_SAMPLES, previous)
+        second = av.CodecContext.create("libmp3lame", "w")
+        assert isinstance(second, AudioCodecContext)
+        second.sample_rate, second.layout = sample_rate, layout
+        _set_up_lame(second, bitrate, reservoir=True)
+        stream.codec_context.open()
+        second.open()
+        joined = encode_halves(container, stream, second, reader.frames, frame_at, _PUSH_SAMPLES)
+        return Spliced(0, reader.frames, joined)
+
+
+def _set_up_lame(context: AudioCodecContext, bitrate: int, *, reservoir: bool) -> None:
+    context.bit_rate = bitrate  # a bit rate without VBR options makes LAME encode CBR
+    context.format = "fltp"  # LAME works in float: no conversion on the way
+    # LAME's -q 5: about a third faster than its default -q 3, inaudible at podcast bit rates. The bit reservoir
+    # (a frame borrowing bytes from the frames before it: 7 dB more SNR on a real master) is off only for the
+    # re-encode an edit splices in, whose dropped priming frames must lend nothing (splice.py).
+    context.options = {"compression_level": str(_LAME_QUALITY), "reservoir": "1" if reservoir else "0"}
 
 
 def _tag_frames(tags: Tags) -> list[Frame]:

@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.audio.codeccontext import AudioCodecContext
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 
@@ -51,10 +52,14 @@ class Spliced:
 
     reused_packets: int
     encoded_frames: int
+    joined_at: int | None = None  # an encode in two halves (halves.py): the codec frame where they join
 
     def record(self, name: str, rate: int) -> dict[str, float | int]:
-        return {f"{name}_packets_reused": self.reused_packets,
-                f"{name}_encoded_seconds": round(self.encoded_frames / rate, 2)}  # fmt: skip
+        record: dict[str, float | int] = {f"{name}_packets_reused": self.reused_packets,
+                                          f"{name}_encoded_seconds": round(self.encoded_frames / rate, 2)}  # fmt: skip
+        if self.joined_at is not None:
+            record[f"{name}_halves_joined_at_frame"] = self.joined_at
+        return record
 
 
 def block_hashes(reader: AudioReader) -> tuple[str, ...]:
@@ -80,7 +85,7 @@ def encode_spliced(
     size = context.frame_size
     keep = _kept(previous, size)
     start = (keep - PRIMING_FRAMES) * size if keep else 0
-    fresh = _encoded(stream, frames, frame_at, push, start)
+    fresh = encoded(stream, frames, frame_at, push, start)
     first = next(fresh, None)  # the encoder's first packet says its delay before anything is written
     delay = -int(first.pts) if first is not None and first.pts is not None else 0
     rate = context.sample_rate
@@ -88,7 +93,7 @@ def encode_spliced(
     index = start // size
     for packet in _chain(first, fresh):
         if index >= keep:
-            _retime(packet, stream, index * size - delay, rate)
+            retime(packet, stream, index * size - delay, rate)
             container.mux(packet)
         index += 1
     return Spliced(written, frames - start)
@@ -110,10 +115,13 @@ def _kept(previous: Previous | None, size: int) -> int:
     return keep
 
 
-def _encoded(stream: AudioStream, frames: int, frame_at: FrameAt, push: int, start: int) -> Iterator[av.Packet]:
+def encoded(
+    coder: AudioStream | AudioCodecContext, frames: int, frame_at: FrameAt, push: int, start: int
+) -> Iterator[av.Packet]:  # fmt: skip
+    """The packets of audio frames [start, frames), read ``push`` at a time, encoded by ``coder`` and flushed."""
     for first in range(start, frames, push):
-        yield from stream.encode(frame_at(first, min(first + push, frames), first - start))
-    yield from stream.encode(None)
+        yield from coder.encode(frame_at(first, min(first + push, frames), first - start))
+    yield from coder.encode(None)
 
 
 def _packets(path: Path) -> int:
@@ -135,14 +143,14 @@ def _copy(
                 break
             if not packet.size:
                 continue
-            _retime(packet, stream, copied * size - delay, rate)
+            retime(packet, stream, copied * size - delay, rate)
             packet.duration = size
             container.mux(packet)
             copied += 1
     return copied
 
 
-def _retime(packet: av.Packet, stream: AudioStream, pts: int, rate: int) -> None:
+def retime(packet: av.Packet, stream: AudioStream, pts: int, rate: int) -> None:
     packet.stream = stream
     packet.time_base = Fraction(1, rate)
     packet.pts = packet.dts = pts

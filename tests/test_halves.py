@@ -1,0 +1,89 @@
+"""A long MP3 encoded as two halves on two threads: decoded, it is the single pass's equal, seam included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from podforge.audio import export, halves
+from podforge.audio.export import decode_audio, encode_mp3
+from podforge.audio.halves import main_data_begin
+from podforge.audio.stream import as_reader
+from podforge.errors import EncodeError
+from test_splice import snr, xing
+
+SECONDS = 40  # above halves.MIN_SECONDS
+Audio = npt.NDArray[np.float32]
+
+
+def sung(rate: int, channels: int) -> Audio:
+    """A voice held without pauses, so LAME's bit reservoir is in use at the join, over a little noise; its
+    high SNR through the codec shows a frame decoded from the wrong bytes (it is 5-8x the codec's error)."""
+    rng = np.random.default_rng(0)
+    n = SECONDS * rate
+    t = np.arange(n) / rate
+    phase = np.cumsum(2 * np.pi * (130 + 30 * np.sin(2 * np.pi * 0.5 * t)) / rate)
+    voice = sum(np.sin(k * phase) / k for k in range(1, 30)) * (0.6 + 0.4 * np.sin(2 * np.pi * 2.3 * t))
+    mono = (0.2 * voice + 0.02 * rng.standard_normal(n)).astype(np.float32)
+    return mono if channels == 1 else np.stack([mono, 0.9 * mono], axis=1)
+
+
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(audio=0) if packet.size]
+
+
+def single_pass(path: Path, x: Audio, rate: int, bitrate: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(export, "MIN_SECONDS", float("inf"))
+        encode_mp3(path, as_reader(x, rate), bitrate=bitrate)
+
+
+SETTINGS = [(48_000, 2, 192_000), (44_100, 1, 96_000), (24_000, 1, 64_000)]  # MPEG-1 stereo and mono, MPEG-2
+
+
+@pytest.mark.parametrize(("rate", "channels", "bitrate"), SETTINGS)
+def test_two_halves_decode_like_a_single_pass(
+    rate: int, channels: int, bitrate: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    x = sung(rate, channels)
+    done = encode_mp3(tmp_path / "halves.mp3", as_reader(x, rate), bitrate=bitrate)
+    single_pass(tmp_path / "single.mp3", x, rate, bitrate, monkeypatch)
+    size = 576 if rate < 32_000 else 1152  # MPEG-2's frames are half as long
+    middle = -(-len(x) // size) // 2
+    assert done.joined_at is not None and middle <= done.joined_at < middle + halves.WINDOW
+    join = done.joined_at
+    ours, theirs = packets(tmp_path / "halves.mp3"), packets(tmp_path / "single.mp3")
+    assert main_data_begin(ours[join]) > 0  # the second half's first frame borrowed bytes from the first's
+    assert ours[: join - halves.HELD] == theirs[: join - halves.HELD] and ours != theirs
+    out, ref = decode_audio(tmp_path / "halves.mp3", rate), decode_audio(tmp_path / "single.mp3", rate)
+    assert out.shape == ref.shape and len(out) == len(x)  # the delay and the end padding in the header are right
+    assert xing(tmp_path / "halves.mp3") == xing(tmp_path / "single.mp3")
+    mono = out[:, 0] if x.ndim == 1 else out
+    assert snr(x, mono) == pytest.approx(snr(x, ref[:, 0] if x.ndim == 1 else ref), abs=0.05)
+    # The frames around the join decode as well as any: read from the wrong bytes they are several times worse.
+    seam = join * size - (1105 if size == 1152 else 529 + 576)
+    error = np.abs(mono - x).reshape(len(x), -1).max(axis=1)
+    far = np.abs(np.arange(len(x)) - seam) > 4 * size
+    assert error[seam - 2 * size : seam + 2 * size].max() <= 1.5 * error.max(initial=0, where=far)
+
+
+def test_without_a_join_the_first_encoder_goes_on_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = sung(48_000, 2)
+    monkeypatch.setattr(halves, "WINDOW", 0)
+    done = encode_mp3(tmp_path / "alone.mp3", as_reader(x, 48_000), bitrate=192_000)
+    single_pass(tmp_path / "single.mp3", x, 48_000, 192_000, monkeypatch)
+    assert done.joined_at is None
+    assert (tmp_path / "alone.mp3").read_bytes() == (tmp_path / "single.mp3").read_bytes()
+
+
+def test_a_broken_second_half_fails_the_encode_and_writes_nothing(tmp_path: Path) -> None:
+    x = sung(48_000, 2)
+    x[len(x) * 3 // 4] = np.nan
+    with pytest.raises(EncodeError, match="NaN"):
+        encode_mp3(tmp_path / "broken.mp3", as_reader(x, 48_000), bitrate=192_000)
+    assert list(tmp_path.iterdir()) == []
