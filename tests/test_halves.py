@@ -9,9 +9,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from podforge.audio import export, halves
+from podforge.audio import halves, splice
 from podforge.audio.export import decode_audio, encode_mp3
 from podforge.audio.halves import main_data_begin
+from podforge.audio.splice import BLOCK, Previous
 from podforge.audio.stream import as_reader
 from podforge.errors import EncodeError
 from test_splice import snr, xing
@@ -20,11 +21,11 @@ SECONDS = 40  # above halves.MIN_SECONDS
 Audio = npt.NDArray[np.float32]
 
 
-def sung(rate: int, channels: int) -> Audio:
+def sung(rate: int, channels: int, seconds: int = SECONDS) -> Audio:
     """A voice held without pauses, so LAME's bit reservoir is in use at the join, over a little noise; its
     high SNR through the codec shows a frame decoded from the wrong bytes (it is 5-8x the codec's error)."""
     rng = np.random.default_rng(0)
-    n = SECONDS * rate
+    n = seconds * rate
     t = np.arange(n) / rate
     phase = np.cumsum(2 * np.pi * (130 + 30 * np.sin(2 * np.pi * 0.5 * t)) / rate)
     voice = sum(np.sin(k * phase) / k for k in range(1, 30)) * (0.6 + 0.4 * np.sin(2 * np.pi * 2.3 * t))
@@ -39,7 +40,7 @@ def packets(path: Path) -> list[bytes]:
 
 def single_pass(path: Path, x: Audio, rate: int, bitrate: int, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(export, "MIN_SECONDS", float("inf"))
+        patch.setattr(splice, "MIN_SECONDS", float("inf"))
         encode_mp3(path, as_reader(x, rate), bitrate=bitrate)
 
 
@@ -87,3 +88,23 @@ def test_a_broken_second_half_fails_the_encode_and_writes_nothing(tmp_path: Path
     with pytest.raises(EncodeError, match="NaN"):
         encode_mp3(tmp_path / "broken.mp3", as_reader(x, 48_000), bitrate=192_000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_edit_shares_what_it_encodes_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = sung(48_000, 2, seconds=80)
+    edited = x.copy()
+    edited[10 * 48_000 : 11 * 48_000] *= np.float32(1.3)
+    encode_mp3(tmp_path / "first.mp3", as_reader(x, 48_000), bitrate=192_000)
+    previous = Previous(tmp_path / "first.mp3", 10 * 48_000 // BLOCK * BLOCK)
+    done = encode_mp3(tmp_path / "edit.mp3", as_reader(edited, 48_000), bitrate=192_000, previous=previous)
+    single_pass(tmp_path / "single.mp3", edited, 48_000, 192_000, monkeypatch)
+    rest = -(-len(x) // 1152) - done.reused_packets
+    assert done.reused_packets > 300 and done.joined_at is not None
+    assert abs(done.joined_at - (done.reused_packets + rest // 2)) <= halves.PRIMING_FRAMES
+    out, ref = decode_audio(tmp_path / "edit.mp3"), decode_audio(tmp_path / "single.mp3")
+    assert out.shape == edited.shape and xing(tmp_path / "edit.mp3") == xing(tmp_path / "single.mp3")
+    assert snr(edited, out) == pytest.approx(snr(edited, ref), abs=0.5)
+    error = np.abs(out - edited).max(axis=1)
+    for seam in (done.reused_packets * 1152 - 1105, done.joined_at * 1152 - 1105):
+        far = np.abs(np.arange(len(x)) - seam) > 4000
+        assert error[seam - 2000 : seam + 2000].max() <= 1.5 * error.max(initial=0, where=far)

@@ -37,7 +37,6 @@ from mutagen.id3 import (
 from podforge._atomic import atomic_path
 from podforge.errors import EncodeError, MediaError
 
-from .halves import MIN_SECONDS, encode_halves
 from .splice import Previous, Spliced, encode_spliced
 from .stream import AudioReader, as_reader, blocks
 
@@ -140,16 +139,11 @@ def _encode_mp3(tmp: Path, dest: Path, reader: AudioReader, bitrate: int, previo
     with av.open(str(tmp), mode="w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=sample_rate, layout=layout)
         _set_up_lame(stream.codec_context, bitrate, reservoir=previous is None)
-        if previous is not None or reader.frames < MIN_SECONDS * sample_rate:
-            return encode_spliced(container, stream, reader.frames, frame_at, _PUSH_SAMPLES, previous)
         second = av.CodecContext.create("libmp3lame", "w")
         assert isinstance(second, AudioCodecContext)
         second.sample_rate, second.layout = sample_rate, layout
-        _set_up_lame(second, bitrate, reservoir=True)
-        stream.codec_context.open()
-        second.open()
-        joined = encode_halves(container, stream, second, reader.frames, frame_at, _PUSH_SAMPLES)
-        return Spliced(0, reader.frames, joined)
+        _set_up_lame(second, bitrate, reservoir=previous is None)
+        return encode_spliced(container, stream, reader.frames, frame_at, _PUSH_SAMPLES, previous, second)
 
 
 def _set_up_lame(context: AudioCodecContext, bitrate: int, *, reservoir: bool) -> None:

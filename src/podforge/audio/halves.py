@@ -1,16 +1,18 @@
 """A long MP3 encoded as two halves at once, on two threads, joined where the bit reservoir allows.
 
 LAME is single-threaded, and an audio-only render ends waiting for it (a quarter of a 10-minute episode's
-render). PyAV 18 lets go of the GIL while LAME encodes, so a second encoder on a thread runs on the other
-core. Both keep the bit reservoir, which the join must respect: a frame's main data may begin up to 511 bytes
-before its own header (``main_data_begin``), inside the frames before it.
+render, half of a one-line edit's). PyAV 18 lets go of the GIL while LAME encodes, so a second encoder on a
+thread runs on the other core. What they share is whatever is to be encoded: a whole episode, or the part
+after an edit (splice.py).
 
-The second encoder starts PRIMING_FRAMES before the middle on the same frame grid, as an edit's does
-(splice.py), so by the middle it has seen what the first saw. The join is the first frame K of the WINDOW
-frames from the middle where the second encoder's frame K borrows no more bytes than the first encoder's
-stream leaves unused before K (its own frame K's ``main_data_begin``). Those bytes are copied from the
-second stream over the first's unused tail, and the second encoder's frames from K on follow. Where no
-frame in the window allows it, the first encoder goes on alone and the file is a single pass.
+A whole episode's encoders keep the bit reservoir, which the join must respect: a frame's main data may begin
+up to 511 bytes before its own header (``main_data_begin``), inside the frames before it. The second encoder
+starts PRIMING_FRAMES before the middle on the same frame grid, as an edit's does, so by the middle it has
+seen what the first saw. The join is the first frame K of the WINDOW frames from the middle where the second
+encoder's frame K borrows no more bytes than the first encoder's stream leaves unused before K (its own frame
+K's ``main_data_begin``). Those bytes are copied from the second stream over the first's unused tail, and the
+second encoder's frames from K on follow. Where no frame in the window allows it, the first encoder goes on
+alone and the file is a single pass. An edit's encoders run without the reservoir: they join at the middle.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from av.audio.codeccontext import AudioCodecContext
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 
-from .splice import PRIMING_FRAMES, FrameAt, encoded, retime
+from .packets import PRIMING_FRAMES, FrameAt, encoded, retime
 
 WINDOW = 48  # frames from the middle where a join is looked for (about a second)
 HELD = 24  # the first half's latest packets, kept back for the join to write into (> 511 bytes of main data)
@@ -36,11 +38,11 @@ _EARLY = PRIMING_FRAMES + WINDOW + 1  # the second half's first packets, kept in
 
 
 @dataclass
-class _Second:
-    """The second half's packets from frame index ``first`` on, as its thread encodes them: spooled to a
-    temporary file, the first _EARLY also kept in memory for the join to read."""
+class SecondHalf:
+    """The second half's packets, from codec frame ``middle - PRIMING_FRAMES`` on, as its thread encodes them:
+    spooled to a temporary file, the first _EARLY also kept in memory for the join to read."""
 
-    first: int
+    middle: int
     spool: IO[bytes] = field(default_factory=tempfile.TemporaryFile)
     sizes: list[int] = field(default_factory=list)
     early: list[bytes] = field(default_factory=list)
@@ -49,6 +51,10 @@ class _Second:
     ready: threading.Event = field(default_factory=threading.Event)  # the early packets are in, or it ended
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+
+    @property
+    def first(self) -> int:
+        return self.middle - PRIMING_FRAMES
 
     def start(self, packets: Iterator[av.Packet]) -> None:
         self.thread = threading.Thread(target=self._run, args=(packets,), name="podforge-mp3-half", daemon=True)
@@ -83,6 +89,13 @@ class _Second:
         if self.error is not None:
             raise self.error
 
+    def close(self) -> None:
+        """Stop the thread (where it still runs) and let go of the spool."""
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        self.spool.close()
+
     def packets(self, start: int) -> Iterator[av.Packet]:
         """Its packets from frame index ``start`` on, the final one with its side data."""
         self.spool.seek(0)
@@ -94,44 +107,37 @@ class _Second:
             yield self.last
 
 
-def encode_halves(
-    container: OutputContainer, stream: AudioStream, second: AudioCodecContext, frames: int, frame_at: FrameAt,
-    push: int,
-) -> int | None:  # fmt: skip
-    """Encode ``frames`` audio frames (read by ``frame_at``, ``push`` at a time) into ``stream`` (opened): its
-    encoder takes the first half, ``second`` (opened, set up alike) the second. The frame index of the join,
-    or None where the first encoder went on alone."""
-    size = stream.codec_context.frame_size
-    middle = -(-frames // size) // 2
-    half = _Second(middle - PRIMING_FRAMES)
-    half.start(encoded(second, frames, frame_at, push, half.first * size))
-    try:
-        return _first_half(container, stream, encoded(stream, frames, frame_at, push, 0), middle, WINDOW, half)
-    finally:
-        half.stop.set()
-        if half.thread is not None:
-            half.thread.join()
-        half.spool.close()
+def start_second_half(
+    encoder: AudioCodecContext, frames: int, frame_at: FrameAt, push: int, middle: int
+) -> SecondHalf:  # fmt: skip
+    """``encoder`` (opened) at work on a thread on audio frames from PRIMING_FRAMES codec frames before codec frame
+    ``middle`` to ``frames``; ``close`` it when done."""
+    half = SecondHalf(middle)
+    half.start(encoded(encoder, frames, frame_at, push, half.first * encoder.frame_size))
+    return half
 
 
-def _first_half(
-    container: OutputContainer, stream: AudioStream, packets: Iterator[av.Packet], middle: int, window: int,
-    half: _Second,
+def mux_fresh(
+    container: OutputContainer, stream: AudioStream, packets: Iterator[av.Packet], first: int, keep: int, delay: int,
+    half: SecondHalf | None = None,
 ) -> int | None:  # fmt: skip
+    """Mux an encoder's ``packets`` (the first is codec frame ``first``) from codec frame ``keep`` on, on the
+    stream's clock less ``delay``; with ``half``, the second half's packets follow from where the two join.
+    The codec frame of the join, or None."""
     size, rate = stream.codec_context.frame_size, stream.codec_context.sample_rate
+    middle, window = (half.middle, WINDOW) if half is not None else (0, 0)
     held: deque[av.Packet] = deque()
-    delay = 0
-    for index, packet in enumerate(packets):
-        if index == 0 and packet.pts is not None:
-            delay = -int(packet.pts)  # the encoder's delay, which the muxer writes into the header
+    for index, packet in enumerate(packets, first):
+        if index < keep:
+            continue
         retime(packet, stream, index * size - delay, rate)
-        if middle <= index < middle + window and _joins(bytes(packet), index, half):
+        if half is not None and middle <= index < middle + window and _joins(bytes(packet), index, half):
             _lend_and_mux(container, held, half, index)
             for at, later in enumerate(half.packets(index), index):
                 retime(later, stream, at * size - delay, rate)
                 container.mux(later)
             return index
-        if index == middle + window:
+        if half is not None and index == middle + window:
             half.stop.set()  # no join: this encoder goes on alone
         held.append(packet)
         if len(held) > HELD:
@@ -141,7 +147,7 @@ def _first_half(
     return None
 
 
-def _joins(frame: bytes, index: int, half: _Second) -> bool:
+def _joins(frame: bytes, index: int, half: SecondHalf) -> bool:
     """Whether the second half's frame ``index`` borrows no more than the first half leaves unused before it."""
     half.ready.wait()
     at = index - half.first
@@ -151,7 +157,7 @@ def _joins(frame: bytes, index: int, half: _Second) -> bool:
     return borrowed <= main_data_begin(frame) and borrowed <= sum(len(f) - _data_start(f) for f in half.early[:at])
 
 
-def _lend_and_mux(container: OutputContainer, held: Sequence[av.Packet], half: _Second, index: int) -> None:
+def _lend_and_mux(container: OutputContainer, held: Sequence[av.Packet], half: SecondHalf, index: int) -> None:
     """Mux the first half's held packets, their unused tail holding what the second half's frame ``index``
     borrows; then wait for the second half to end."""
     at = index - half.first

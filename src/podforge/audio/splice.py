@@ -19,9 +19,8 @@ Packets are re-timed in order, so the timestamps run on without a seam, and the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -29,13 +28,12 @@ from av.audio.codeccontext import AudioCodecContext
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 
+from .halves import MIN_SECONDS, SecondHalf, mux_fresh, start_second_half
+from .packets import PRIMING_FRAMES, FrameAt, encoded, retime
 from .stream import AudioReader, blocks
 
 BLOCK = 46_080  # frames per hashed block: 40 MP3 frames (1152) and 45 AAC frames (1024), about a second
 MARGIN_FRAMES = 3  # packets before the change that are not copied: a packet's transform reaches into the next
-PRIMING_FRAMES = 8  # the fresh encoder starts this many codec frames before its first kept packet
-
-FrameAt = Callable[[int, int, int], av.AudioFrame]  # (start, stop, pts): the reader's frames [start, stop)
 
 
 @dataclass(frozen=True)
@@ -75,28 +73,41 @@ def first_change(old: Sequence[str], old_frames: int, new: Sequence[str], new_fr
 
 def encode_spliced(
     container: OutputContainer, stream: AudioStream, frames: int, frame_at: FrameAt, push: int,
-    previous: Previous | None = None,
+    previous: Previous | None = None, second: AudioCodecContext | None = None,
 ) -> Spliced:  # fmt: skip
     """Encode ``frames`` audio frames (read by ``frame_at``, ``push`` at a time) into ``stream`` of ``container``,
-    copying ``previous``'s packets before its change where there are enough of them to pay off."""
+    copying ``previous``'s packets before its change where there are enough of them to pay off. With ``second``
+    (an encoder set up as ``stream``'s), a long stretch to encode is shared between the two (halves.py)."""
     context = stream.codec_context
     if not context.is_open:
         context.open()  # its frame size is known only once open
-    size = context.frame_size
+    size, rate = context.frame_size, context.sample_rate
     keep = _kept(previous, size)
     start = (keep - PRIMING_FRAMES) * size if keep else 0
-    fresh = encoded(stream, frames, frame_at, push, start)
-    first = next(fresh, None)  # the encoder's first packet says its delay before anything is written
-    delay = -int(first.pts) if first is not None and first.pts is not None else 0
-    rate = context.sample_rate
-    written = _copy(container, stream, previous.path, keep, size, delay, rate) if previous and keep else 0
-    index = start // size
-    for packet in _chain(first, fresh):
-        if index >= keep:
-            retime(packet, stream, index * size - delay, rate)
-            container.mux(packet)
-        index += 1
-    return Spliced(written, frames - start)
+    half = _second_half(second, frames, frame_at, push, start, size)
+    try:
+        fresh = encoded(stream, frames, frame_at, push, start)
+        first = next(fresh, None)  # the encoder's first packet says its delay before anything is written
+        delay = -int(first.pts) if first is not None and first.pts is not None else 0
+        written = _copy(container, stream, previous.path, keep, size, delay, rate) if previous and keep else 0
+        joined = mux_fresh(container, stream, _chain(first, fresh), start // size, keep, delay, half)
+    finally:
+        if half is not None:
+            half.close()
+    return Spliced(written, frames - start, joined)
+
+
+def _second_half(
+    second: AudioCodecContext | None, frames: int, frame_at: FrameAt, push: int, start: int, size: int
+) -> SecondHalf | None:  # fmt: skip
+    """The second half's encoder at work from a little before the middle of what is left to encode, or None
+    where that is too short to share."""
+    if second is None or frames - start < MIN_SECONDS * second.sample_rate:
+        return None
+    if not second.is_open:
+        second.open()
+    middle = (start // size + -(-frames // size)) // 2
+    return start_second_half(second, frames, frame_at, push, middle)
 
 
 def _chain(first: av.Packet | None, rest: Iterator[av.Packet]) -> Iterator[av.Packet]:
@@ -113,15 +124,6 @@ def _kept(previous: Previous | None, size: int) -> int:
     if keep <= PRIMING_FRAMES or _packets(previous.path) < keep:
         return 0
     return keep
-
-
-def encoded(
-    coder: AudioStream | AudioCodecContext, frames: int, frame_at: FrameAt, push: int, start: int
-) -> Iterator[av.Packet]:  # fmt: skip
-    """The packets of audio frames [start, frames), read ``push`` at a time, encoded by ``coder`` and flushed."""
-    for first in range(start, frames, push):
-        yield from coder.encode(frame_at(first, min(first + push, frames), first - start))
-    yield from coder.encode(None)
 
 
 def _packets(path: Path) -> int:
@@ -148,9 +150,3 @@ def _copy(
             container.mux(packet)
             copied += 1
     return copied
-
-
-def retime(packet: av.Packet, stream: AudioStream, pts: int, rate: int) -> None:
-    packet.stream = stream
-    packet.time_base = Fraction(1, rate)
-    packet.pts = packet.dts = pts
