@@ -43,16 +43,31 @@ class Run:
     stages: dict[str, float]
     video: dict[str, object] = field(default_factory=dict)
     publish: dict[str, object] = field(default_factory=dict)
+    peak: str = ""  # when the tree's peak came, in which stage, and each process's part of it
+
+    def peak_note(self) -> str:
+        return f"peak {self.rss_mb:.0f} MB {self.peak}"
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def tree_rss(proc: psutil.Process) -> list[int]:
+    """The RSS of ``proc`` and of each of its descendants, largest first."""
+    sizes = []
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            sizes.append(p.memory_info().rss)
         except psutil.Error:
             continue
-    return total
+    return sorted(sizes, reverse=True)
+
+
+def stage_at(stages: list[dict[str, object]], seconds: float, wall: float) -> str:
+    """The stage running ``seconds`` into the render (stages run one after another and end with the process)."""
+    end = wall
+    for stage in reversed(stages):
+        end -= float(stage["wall_seconds"])  # type: ignore[arg-type]
+        if seconds >= end:
+            return str(stage["name"])
+    return "start-up"
 
 
 SOURCE = {"src": ROOT / "src"}  # which podforge the renders run: --src compares another checkout (before/after)
@@ -62,11 +77,13 @@ def render(script: Path, out: Path, cache: Path, audio_only: bool) -> Run:
     env = {**os.environ, "PODFORGE_CACHE_DIR": str(cache), "PYTHONPATH": str(SOURCE["src"])}
     command = [sys.executable, "-m", "podforge.cli", "render", str(script), "-o", str(out)]
     command += ["--audio-only"] if audio_only else []
-    started, peak = time.perf_counter(), 0
+    started, peak, parts, at = time.perf_counter(), 0, [0], 0.0
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watched = psutil.Process(proc.pid)
     while proc.poll() is None:
-        peak = max(peak, tree_rss(watched))
+        sizes = tree_rss(watched)
+        if sum(sizes) > peak:
+            peak, parts, at = sum(sizes), sizes, time.perf_counter() - started
         time.sleep(0.1)
     wall = time.perf_counter() - started
     if proc.returncode:
@@ -75,7 +92,9 @@ def render(script: Path, out: Path, cache: Path, audio_only: bool) -> Run:
     stages = {s["name"]: s["wall_seconds"] for s in metrics["stages"]}
     video = next((s for s in metrics["stages"] if s["name"] == "video"), {})
     publish = next((s for s in metrics["stages"] if s["name"] == "publish"), {})
-    return Run(wall, metrics["audio_seconds"], peak / 2**20, stages, video, publish)
+    where = stage_at(metrics["stages"], at, wall)
+    note = f"at {at:.0f} s ({where}): processes {' + '.join(f'{size / 2**20:.0f}' for size in parts)} MB"
+    return Run(wall, metrics["audio_seconds"], peak / 2**20, stages, video, publish, note)
 
 
 def edited(text: str) -> str:
@@ -177,7 +196,7 @@ def main() -> None:
                 floor = floor_seconds(frames, encoder) if frames else None
                 for name, run in runs.items():
                     rows.append(row(kind, minutes, name, run, runs["cold"], floor))
-                    print(rows[-1], flush=True)
+                    print(rows[-1], f"\n    {name}: {run.peak_note()}", flush=True)
                 write(args.out, args.label, rows, args.note)
 
 
