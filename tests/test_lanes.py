@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
-from podforge._workers import BATCH, Backlog, lanes
+from podforge._workers import BATCH, Backlog, lanes, pool_size
 from podforge.voices.registry import engine_cost, load_engine
 
 
@@ -142,3 +143,9 @@ def test_a_lane_voicing_a_very_long_sentence_stays_small(tmp_path):
     text = " ".join((base.split() * 6)[:110]) + "."
     with multiprocessing.get_context("forkserver").Pool(1) as lane:
         assert lane.apply(_peak_mb_after_voicing, (text, str(tmp_path))) < 500
+
+
+def test_pool_size_is_the_setting_or_the_cores_never_more_than_the_work() -> None:
+    assert pool_size(0) == (os.cpu_count() or 1)
+    assert pool_size(3) == 3 and pool_size(3, 2) == 2 and pool_size(0, 1) == 1
+    assert pool_size(0, 0) == 1  # at least one

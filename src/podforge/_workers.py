@@ -82,6 +82,12 @@ class Backlog(Generic[Job]):
         return same and _total([*batch, item], self._weight) <= limit
 
 
+def pool_size(workers: int, tasks: int | None = None) -> int:
+    """How many worker processes to start: ``workers`` (one per core for 0), no more than ``tasks``, at least 1."""
+    size = workers or os.cpu_count() or 1
+    return max(1, size if tasks is None else min(size, tasks))
+
+
 def run_in_lanes(
     jobs: Mapping[str, Job],
     work: Callable[[Batch[Job]], list[tuple[str, Result]]],
@@ -91,7 +97,7 @@ def run_in_lanes(
     workers: int = 0,
 ) -> Iterator[tuple[str, Result]]:
     """Yield (key, result) as jobs finish; small workloads run in this process."""
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    workers = pool_size(workers, len(jobs))
     if workers <= 1 or len(jobs) < INLINE_BELOW:
         for item in jobs.items():
             yield from work([item])

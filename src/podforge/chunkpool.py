@@ -23,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from ._workers import pool_size
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -40,11 +42,6 @@ def start_worker(workers: int, render: int) -> None:
     import podforge.chunks
     import podforge.visuals.avatars.photo
     import podforge.visuals.frames  # noqa: F401
-
-
-def _size(workers: int) -> int:
-    """A pool's number of workers: ``workers``, or one per core for 0."""
-    return max(1, workers or os.cpu_count() or 1)
 
 
 def _ready() -> int:
@@ -102,7 +99,7 @@ class WarmPool:
     """A process pool kept across renders; ``map`` keeps at most two calls per worker submitted ahead."""
 
     def __init__(self, workers: int = 0) -> None:
-        self.workers = _size(workers)
+        self.workers = pool_size(workers)
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> WarmPool:
@@ -120,9 +117,9 @@ class WarmPool:
     def resize(self, workers: int) -> WarmPool:
         """This pool with ``workers`` workers (0: one per core), closed first if it has another number, so that a
         changed ``workers:`` setting holds from the next render on."""
-        if _size(workers) != self.workers:
+        if pool_size(workers) != self.workers:
             self.close()
-            self.workers = _size(workers)
+            self.workers = pool_size(workers)
         return self
 
     def close(self) -> None:

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ._heap import trim
+from ._workers import pool_size
 from ._yuv import Drawn
 from .audio.stream import MonoSlices
 from .bitstream import encode_chunk
@@ -277,6 +279,8 @@ def draw_chunk(task: ChunkTask) -> str:
         part = Path(tmp) / "chunk.mp4"
         encode_chunk(part, spec.settings(), frames)
         cache.put_file(CHUNK_KIND, task.key, ".mp4", part)
+    del frames
+    trim()  # a worker draws chunk after chunk: what one freed need not stay resident (_heap)
     return task.key
 
 
@@ -296,7 +300,7 @@ class InlineExecutor:
 @contextmanager
 def local_executor(workers: int, tasks: int) -> Iterator[Executor]:
     """A process pool sized to the cores (or ``workers``), or inline when one process is enough."""
-    count = min(workers or os.cpu_count() or 1, tasks)
+    count = pool_size(workers, tasks)
     if count <= 1:
         yield InlineExecutor()
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._outdir import place, prepare_out, staging_folder, writing_into
+from ._workers import pool_size
 from .align import align_timeline, cached_alignments
 from .audio.mix import MixSources
 from .audio.stream import AudioReader
@@ -222,7 +222,7 @@ def _chunk_pool(options: RenderOptions, config: RenderConfig, timeline: Timeline
     if chunks < 2:
         yield options
         return
-    with WarmPool(min(config.workers or os.cpu_count() or 1, chunks)) as pool:
+    with WarmPool(pool_size(config.workers, chunks)) as pool:
         yield replace(options, chunk_pool=pool.start())
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._heap import trim
 from .artwork import embedded_cover
 from .audio.stream import AudioReader, MonoSlices
 from .bitstream import encode_audio_track, frames_needed, join_chunks
@@ -233,6 +234,7 @@ def _draw_and_join(
             for task, _ in zip([*started, *missing], itertools.chain(early, drawn), strict=True):
                 done += task.chunk.frames
                 on_frames(done, total)
+                trim()  # the chunk's audio slice and its pickled task are freed: let them go (_heap)
         finally:
             # Stopped early (cancelled, failed): a pool that outlives this render drops the calls not yet started.
             getattr(drawn, "close", lambda: None)()
