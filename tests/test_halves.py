@@ -108,3 +108,20 @@ def test_an_edit_shares_what_it_encodes_afresh(tmp_path: Path, monkeypatch: pyte
     for seam in (done.reused_packets * 1152 - 1105, done.joined_at * 1152 - 1105):
         far = np.abs(np.arange(len(x)) - seam) > 4000
         assert error[seam - 2000 : seam + 2000].max() <= 1.5 * error.max(initial=0, where=far)
+
+
+def test_a_browser_plays_on_through_the_join(tmp_path: Path, browser_page) -> None:
+    from browser import screenshot
+
+    done = encode_mp3(tmp_path / "halves.mp3", as_reader(sung(48_000, 2), 48_000), bitrate=192_000)
+    assert done.joined_at is not None
+    join = done.joined_at * 1152 / 48_000
+    (tmp_path / "page.html").write_text('<audio id="a" controls src="halves.mp3"></audio>', encoding="utf-8")
+    page = browser_page
+    page.goto((tmp_path / "page.html").as_uri())
+    page.wait_for_function("document.getElementById('a').readyState >= 1", timeout=15_000)
+    assert page.evaluate("document.getElementById('a').duration") == pytest.approx(SECONDS, abs=0.03)
+    page.evaluate(f"(() => {{ const a = document.getElementById('a'); a.currentTime = {join - 1.0}; a.play(); }})()")
+    page.wait_for_function(f"document.getElementById('a').currentTime > {join + 1.0}", timeout=15_000)
+    assert page.evaluate("document.getElementById('a').error") is None
+    screenshot(page, "mp3-halves-played")
