@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import psutil
+from mutagen.id3 import ID3
 
 from podforge.audio.export import decode_audio
 from podforge.audio.master import integrated_lufs
@@ -118,3 +119,21 @@ def syllables(rng: np.random.Generator, n: int, rate: int, length: tuple[float, 
         envelope[pos : pos + size] = np.hanning(size) * rng.uniform(*level)
         pos += size + int(rng.uniform(*gap) * rate)
     return envelope
+
+
+def snr(ref: np.ndarray, y: np.ndarray) -> float:
+    return float(10 * np.log10((ref**2).sum() / ((ref - y) ** 2).sum()))
+
+
+def xing(path: Path) -> tuple[int, int, int]:
+    """(frame count, encoder delay, end padding) from the MP3's Xing/LAME header (what players trim by)."""
+    data = path.read_bytes()
+    start = 10 + ID3(path).size - 10 if data[:3] == b"ID3" else 0
+    frame = data[start : start + 1000]
+    at = max(frame.find(b"Xing"), frame.find(b"Info"))
+    flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+    assert flags & 1
+    frames = int.from_bytes(frame[at + 8 : at + 12], "big")
+    tag = at + 8 + 4 * bool(flags & 1) + 4 * bool(flags & 2) + 100 * bool(flags & 4) + 4 * bool(flags & 8)
+    packed = int.from_bytes(frame[tag + 21 : tag + 24], "big")
+    return frames, packed >> 12, packed & 0xFFF

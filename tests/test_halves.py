@@ -9,13 +9,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from media import snr, xing
 from podforge.audio import halves, splice
 from podforge.audio.export import decode_audio, encode_mp3
 from podforge.audio.halves import main_data_begin
 from podforge.audio.splice import BLOCK, Previous
 from podforge.audio.stream import as_reader
 from podforge.errors import EncodeError
-from test_splice import snr, xing
 
 SECONDS = 40  # above halves.MIN_SECONDS
 Audio = npt.NDArray[np.float32]

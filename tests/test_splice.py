@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 from mutagen.id3 import ID3
 
-from media import syllables
+from media import snr, syllables, xing
 from podforge.audio.export import Chapter, Tags, decode_audio, encode_mp3
 from podforge.audio.splice import BLOCK, Previous, block_hashes, first_change
 from podforge.audio.stream import as_reader
@@ -45,10 +45,6 @@ def audio() -> tuple[Audio, Audio]:
     return x, edited
 
 
-def snr(ref: Audio, y: Audio) -> float:
-    return float(10 * np.log10((ref**2).sum() / ((ref - y) ** 2).sum()))
-
-
 def test_first_change_finds_the_edited_block(audio) -> None:
     x, edited = audio
     changed = first_change(block_hashes(as_reader(x, RATE)), len(x), block_hashes(as_reader(edited, RATE)), len(x))
@@ -56,20 +52,6 @@ def test_first_change_finds_the_edited_block(audio) -> None:
     assert first_change(block_hashes(as_reader(x, RATE)), len(x), block_hashes(as_reader(x, RATE)), len(x)) == len(x)
     shorter = block_hashes(as_reader(x[: 10 * RATE], RATE))
     assert first_change(block_hashes(as_reader(x, RATE)), len(x), shorter, 10 * RATE) == 10 * RATE // BLOCK * BLOCK
-
-
-def xing(path: Path) -> tuple[int, int, int]:
-    """(frame count, encoder delay, end padding) from the MP3's Xing/LAME header (what players trim by)."""
-    data = path.read_bytes()
-    start = 10 + ID3(path).size - 10 if data[:3] == b"ID3" else 0
-    frame = data[start : start + 1000]
-    at = max(frame.find(b"Xing"), frame.find(b"Info"))
-    flags = int.from_bytes(frame[at + 4 : at + 8], "big")
-    assert flags & 1
-    frames = int.from_bytes(frame[at + 8 : at + 12], "big")
-    tag = at + 8 + 4 * bool(flags & 1) + 4 * bool(flags & 2) + 100 * bool(flags & 4) + 4 * bool(flags & 8)
-    packed = int.from_bytes(frame[tag + 21 : tag + 24], "big")
-    return frames, packed >> 12, packed & 0xFFF
 
 
 def test_a_spliced_mp3_decodes_like_a_single_pass_of_the_edited_audio(audio, tmp_path: Path) -> None:

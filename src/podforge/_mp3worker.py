@@ -1,10 +1,9 @@
 """The episode's MP3 encoded in a worker process while the render goes on.
 
 LAME is single-threaded, and an encoding thread in the render's process slowed it by half (measured when PyAV
-still held the GIL while it encoded),
-so a long episode's MP3 is encoded in its own process, reading the mastered scratch file (in two halves on two
-threads there: audio/halves.py); the render waits for it only before placing the files. Short episodes encode
-in this process: a worker costs ~1 s to start.
+still held the GIL while it encoded), so a long episode's MP3 is encoded in its own process, reading the
+mastered scratch file (in two halves on two threads there: audio/halves.py); the render waits for it only before
+placing the files. Short episodes encode in this process: a worker costs ~1 s to start.
 """
 
 from __future__ import annotations

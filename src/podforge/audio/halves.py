@@ -154,7 +154,7 @@ def _joins(frame: bytes, index: int, half: SecondHalf) -> bool:
     if half.error is not None or at >= len(half.early):
         return False
     borrowed = main_data_begin(half.early[at])
-    return borrowed <= main_data_begin(frame) and borrowed <= sum(len(f) - _data_start(f) for f in half.early[:at])
+    return borrowed <= main_data_begin(frame) and borrowed <= len(_main_data(half.early[:at]))
 
 
 def _lend_and_mux(container: OutputContainer, held: Sequence[av.Packet], half: SecondHalf, index: int) -> None:
@@ -188,11 +188,16 @@ def _data_start(frame: bytes | bytearray) -> int:
     return _side_info(frame) + ((17 if mono else 32) if mpeg1 else (9 if mono else 17))
 
 
+def _main_data(frames: Sequence[bytes]) -> bytes:
+    """The frames' main data regions, one after another: the bytes a later frame may borrow from."""
+    return b"".join(frame[_data_start(frame) :] for frame in frames)
+
+
 def lend(source: Sequence[bytes], into: Sequence[bytearray], count: int) -> None:
     """Copy the last ``count`` bytes of ``source``'s main data regions over the last ``count`` of ``into``'s."""
     if count <= 0:
         return
-    tail = b"".join(frame[_data_start(frame) :] for frame in source)[-count:]
+    tail = _main_data(source)[-count:]
     if len(tail) < count:
         raise ValueError(f"the frames before the join hold fewer than {count} bytes of main data")
     for frame in reversed(into):
